@@ -1,0 +1,152 @@
+"""The policy pack: which rules run, at what severity, with which parameters.
+
+Validated by pydantic at the edge; a wrong key or value is one line naming the file,
+the line and the field path.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from .findings import InputError
+from .paths import bundled_policy_pack
+from .rules import ALL_RULES
+from .rules.base import Rule, RuleSettings
+from .yamlparse import YamlError, parse_document
+
+DEFAULT_KUBERNETES_VERSION = "1.35"
+
+
+class ConfigError(Exception):
+    def __init__(self, error: InputError) -> None:
+        super().__init__(error.display())
+        self.error = error
+
+
+@cache
+def rules_model() -> type[BaseModel]:
+    fields: dict[str, Any] = {
+        _field_name(rule.id): (rule.Settings, Field(default_factory=rule.Settings, alias=rule.id))
+        for rule in ALL_RULES
+    }
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        "Rules", __config__=ConfigDict(extra="forbid", populate_by_name=False), **fields
+    )
+
+
+def _field_name(rule_id: str) -> str:
+    return "rule_" + rule_id.replace("-", "_")  # prefixed: `schema` would shadow BaseModel
+
+
+@cache
+def policy_pack_model() -> type[BaseModel]:
+    rules_type: Any = rules_model()
+
+    class PolicyPack(BaseModel):
+        """autobot-guard policy pack (policies/autobot-guard.yaml)."""
+
+        model_config = ConfigDict(extra="forbid")
+
+        apiVersion: Literal["autobot-guard.io/v1"]
+        kind: Literal["PolicyPack"]
+        kubernetesVersion: str = Field(
+            default=DEFAULT_KUBERNETES_VERSION,
+            pattern=r"^1\.\d+$",
+            description="Kubernetes version (X.Y) whose OpenAPI schema `schema` validates against.",
+        )
+        skipNamespaces: list[str] = Field(
+            default_factory=list, description="Resources in these namespaces are not judged."
+        )
+        rules: rules_type = Field(default_factory=rules_type)  # type: ignore[valid-type]
+
+    return PolicyPack
+
+
+class PolicyPack:
+    """A loaded, validated policy pack and the rule instances it configures."""
+
+    def __init__(self, model: BaseModel, source: str) -> None:
+        self.model = model
+        self.source = source
+
+    @property
+    def kubernetes_version(self) -> str:
+        return str(self.model.kubernetesVersion)  # type: ignore[attr-defined]
+
+    @property
+    def skip_namespaces(self) -> frozenset[str]:
+        return frozenset(self.model.skipNamespaces)  # type: ignore[attr-defined]
+
+    def settings(self, rule: type[Rule]) -> RuleSettings:
+        return getattr(self.model.rules, _field_name(rule.id))  # type: ignore[attr-defined, no-any-return]
+
+    def enabled_rules(self) -> list[Rule]:
+        out = []
+        for rule_class in ALL_RULES:
+            settings = self.settings(rule_class)
+            if settings.enabled:
+                out.append(rule_class(settings))
+        return out
+
+    @classmethod
+    def default(cls) -> PolicyPack:
+        return load_policy_pack(str(bundled_policy_pack()))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> PolicyPack:
+        return cls(policy_pack_model().model_validate(data), source)
+
+
+def load_policy_pack(path: str) -> PolicyPack:
+    from .loader import Document
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(InputError(path, None, "policy pack not found")) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(InputError(path, None, f"cannot read policy pack: {exc}")) from None
+    try:
+        data = parse_document(text)
+    except YamlError as exc:
+        raise ConfigError(InputError(path, exc.line, exc.message)) from None
+    if not isinstance(data, dict):
+        raise ConfigError(InputError(path, 1, "policy pack must be a mapping (apiVersion, kind, rules)"))
+    try:
+        model = policy_pack_model().model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        location = tuple(first["loc"])
+        document = Document(path, 1, text, data)
+        field = ".".join(str(part) for part in location) or "(top level)"
+        message = first["msg"]
+        if first["type"] == "extra_forbidden":
+            message = f"unknown key{_suggest(location, data)}"
+        raise ConfigError(InputError(path, document.line_of(location), f"{field}: {message}")) from None
+    return PolicyPack(model, path)
+
+
+def _suggest(location: tuple[Any, ...], data: dict[str, Any]) -> str:
+    if len(location) == 2 and location[0] == "rules":
+        import difflib
+
+        known = [rule.id for rule in ALL_RULES]
+        close = difflib.get_close_matches(str(location[1]), known, n=1)
+        return f" (unknown rule; did you mean {close[0]!r}?)" if close else " (unknown rule)"
+    return ""
+
+
+def config_json_schema() -> dict[str, Any]:
+    return policy_pack_model().model_json_schema(by_alias=True)
+
+
+_VERSION = re.compile(r"^1\.\d+$")
+
+
+def valid_kubernetes_version(value: str) -> bool:
+    return bool(_VERSION.match(value))

@@ -1,0 +1,135 @@
+"""The result object every entry point shares: findings, input errors and a summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+
+_RANK = {Severity.ERROR: 3, Severity.WARNING: 2, Severity.INFO: 1}
+
+
+def render_path(path: tuple[str | int, ...]) -> str:
+    """("spec", "containers", 0, "image") -> "spec.containers[0].image"."""
+    out: list[str] = []
+    for part in path:
+        if isinstance(part, int):
+            out.append(f"[{part}]")
+        elif out:
+            out.append(f".{part}")
+        else:
+            out.append(str(part))
+    return "".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRef:
+    api_version: str
+    kind: str
+    namespace: str | None
+    name: str
+
+    def display(self) -> str:
+        if self.namespace:
+            return f"{self.kind}/{self.namespace}/{self.name}"
+        return f"{self.kind}/{self.name}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "apiVersion": self.api_version,
+            "kind": self.kind,
+            "namespace": self.namespace,
+            "name": self.name,
+        }
+
+
+@dataclass(slots=True)
+class Finding:
+    rule: str
+    severity: Severity
+    message: str
+    fix: str
+    file: str
+    line: int
+    resource: ResourceRef
+    path: str
+    exempt_reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "rule": self.rule,
+            "severity": self.severity.value,
+            "message": self.message,
+            "fix": self.fix,
+            "file": self.file,
+            "line": self.line,
+            "resource": self.resource.to_json(),
+            "path": self.path,
+        }
+        if self.exempt_reason is not None:
+            out["exemptReason"] = self.exempt_reason
+        return out
+
+    def fingerprint(self) -> str:
+        """Stable across line shifts: rule + resource + field path."""
+        return f"{self.rule}|{self.resource.display()}|{self.path}"
+
+
+@dataclass(frozen=True, slots=True)
+class InputError:
+    """A file or document that could not be checked (exit status 2)."""
+
+    file: str
+    line: int | None
+    message: str
+
+    def display(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "message": self.message}
+
+
+@dataclass(slots=True)
+class Report:
+    findings: list[Finding] = field(default_factory=list)
+    exempted: list[Finding] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)
+    resources: int = 0
+    files: int = 0
+    target: str = ""  # what was checked, for the summary line
+    policy_pack: str = ""
+    kubernetes_version: str = ""
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for f in self.findings if f.severity is severity)
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "resources": self.resources,
+            "errors": self.count(Severity.ERROR),
+            "warnings": self.count(Severity.WARNING),
+            "infos": self.count(Severity.INFO),
+            "exempted": len(self.exempted),
+            "inputErrors": len(self.errors),
+        }
+
+    def exit_code(self, fail_on: Severity | None) -> int:
+        """0 clean, 1 findings at or above `fail_on` (None: never), 2 input errors."""
+        if self.errors:
+            return 2
+        if fail_on is not None and any(f.severity.rank >= fail_on.rank for f in self.findings):
+            return 1
+        return 0

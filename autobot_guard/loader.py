@@ -1,0 +1,224 @@
+"""Files, directories and stdin -> documents -> resources, or input errors naming file and line."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .findings import InputError
+from .locate import Path as FieldPath
+from .locate import TextLocator, existing_depth, node_line
+from .resources import Resource, make_resource
+from .yamlparse import MAX_DEPTH, KubernetesLoader, YamlError, parse_document
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+MAX_FILE_BYTES = 64 * 1024 * 1024
+_SEPARATOR = re.compile(r"^(?:---|\.\.\.)(?=[ \t]|$)", re.M)
+
+
+@dataclass(slots=True)
+class Document:
+    """One YAML/JSON document of a file, with lazy line lookups for its findings."""
+
+    file: str
+    start_line: int  # 1-based line in the file where `text` begins
+    text: str
+    data: Any
+    is_json: bool = False
+    _locator: TextLocator | None = field(default=None, repr=False)
+    _lines: dict[FieldPath, int] = field(default_factory=dict, repr=False)
+
+    def line_of(self, path: FieldPath) -> int:
+        """Line of the field at `path`, else of its nearest existing parent, else of the document."""
+        cached = self._lines.get(path)
+        if cached is None:
+            cached = self.start_line - 1 + self._relative_line(path)
+            self._lines[path] = cached
+        return cached
+
+    def _relative_line(self, path: FieldPath) -> int:
+        wanted = existing_depth(self.data, path)
+        if not self.is_json:
+            if self._locator is None:
+                self._locator = TextLocator(self.text)
+            line, found = self._locator.locate(path[:wanted])
+            if found == wanted and line is not None:
+                return line
+        exact = node_line(self.text, path[:wanted], KubernetesLoader)
+        return exact if exact is not None else 1
+
+
+@dataclass(slots=True)
+class LoadResult:
+    resources: list[Resource] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)
+    files: int = 0
+
+
+def load_paths(paths: Iterable[str], stdin_name: str = "<stdin>") -> LoadResult:
+    result = LoadResult()
+    for path in paths:
+        if path == "-":
+            raw = sys.stdin.buffer.read()
+            result.files += 1
+            _load_bytes(stdin_name, raw, result, force_json=None)
+            continue
+        for file, error in _expand(path):
+            if error:
+                result.errors.append(InputError(file, None, error))
+                continue
+            result.files += 1
+            try:
+                size = os.path.getsize(file)
+                if size > MAX_FILE_BYTES:
+                    result.errors.append(
+                        InputError(file, None, f"file is larger than the {MAX_FILE_BYTES >> 20} MiB limit")
+                    )
+                    continue
+                with open(file, "rb") as handle:
+                    raw = handle.read()
+            except OSError as exc:
+                result.errors.append(InputError(file, None, f"cannot read: {exc.strerror or exc}"))
+                continue
+            _load_bytes(file, raw, result, force_json=file.endswith(".json"))
+    return result
+
+
+def _expand(path: str) -> Iterator[tuple[str, str | None]]:
+    if os.path.isdir(path):
+        found = False
+        for root, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(files):
+                if name.endswith(MANIFEST_SUFFIXES):
+                    found = True
+                    yield os.path.join(root, name), None
+        if not found:
+            yield path, "no .yaml, .yml or .json files in this directory"
+    elif os.path.exists(path):
+        yield path, None
+    else:
+        yield path, "no such file or directory"
+
+
+def _load_bytes(name: str, raw: bytes, result: LoadResult, force_json: bool | None) -> None:
+    if b"\x00" in raw[:8192] or b"\x00" in raw:
+        result.errors.append(InputError(name, None, "binary file (contains NUL bytes), not a manifest"))
+        return
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        result.errors.append(InputError(name, line, f"not UTF-8 text (byte {exc.start})"))
+        return
+    if force_json is None:
+        force_json = text.lstrip().startswith("{")
+    documents = _json_documents(name, text) if force_json else _yaml_documents(name, text)
+    for item in documents:
+        if isinstance(item, InputError):
+            result.errors.append(item)
+            continue
+        _to_resources(item, result)
+
+
+def _split_documents(text: str) -> list[tuple[int, str]]:
+    """Split a YAML stream at `---` / `...` lines: [(0-based first line, document text)].
+
+    Markers are blanked, not dropped, so `--- {a: 1}` keeps its content and columns.
+    YAML forbids these markers inside scalars, so a line-based split is exact.
+    """
+    chunks: list[tuple[int, str]] = []
+    position, line, prefix = 0, 0, ""
+    for match in _SEPARATOR.finditer(text):
+        chunks.append((line, prefix + text[position : match.start()]))
+        line += text.count("\n", position, match.start())
+        position, prefix = match.end(), " " * (match.end() - match.start())
+    chunks.append((line, prefix + text[position:]))
+    return chunks
+
+
+def _yaml_documents(name: str, text: str) -> Iterator[Document | InputError]:
+    for first_line, chunk in _split_documents(text.replace("\r\n", "\n")):
+        if not chunk.strip():
+            continue
+        try:
+            data = parse_document(chunk)
+        except YamlError as exc:
+            where = first_line + exc.line if exc.line else first_line + 1
+            yield InputError(name, where, exc.message)
+            continue
+        if data is None:
+            continue
+        yield Document(name, first_line + 1, chunk, data)
+
+
+def _json_documents(name: str, text: str) -> Iterator[Document | InputError]:
+    if not text.strip():
+        return
+    try:
+        data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    except json.JSONDecodeError as exc:
+        yield InputError(name, exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})")
+        return
+    except (ValueError, RecursionError) as exc:
+        yield InputError(name, None, f"invalid JSON: {exc if isinstance(exc, ValueError) else 'nesting too deep'}")
+        return
+    try:
+        from .yamlparse import _check_shape, _Limits
+
+        _check_shape(data, _Limits())
+    except YamlError as exc:
+        yield InputError(name, None, exc.message)
+        return
+    yield Document(name, 1, text, data, is_json=True)
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _to_resources(document: Document, result: LoadResult) -> None:
+    data = document.data
+    if not isinstance(data, dict):
+        result.errors.append(
+            InputError(document.file, document.line_of(()), f"document is a {_type_name(data)}, not a mapping")
+        )
+        return
+    if data.get("kind") == "List" or (
+        isinstance(data.get("kind"), str) and data["kind"].endswith("List") and isinstance(data.get("items"), list)
+    ):
+        items = data.get("items")
+        if not isinstance(items, list):
+            result.errors.append(InputError(document.file, document.line_of(("items",)), "List without an items array"))
+            return
+        for index, item in enumerate(items):
+            _append(document, item, ("items", index), result)
+        return
+    _append(document, data, (), result)
+
+
+def _append(document: Document, data: Any, base: FieldPath, result: LoadResult) -> None:
+    resource, problem = make_resource(document, data, base)
+    if resource is None:
+        missing_at = base + (problem[1] if problem else ())
+        result.errors.append(InputError(document.file, document.line_of(missing_at), problem[0] if problem else "invalid"))
+        return
+    result.resources.append(resource)
+
+
+def _type_name(value: Any) -> str:
+    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(type(value), type(value).__name__)
+
+
+__all__ = ["MAX_DEPTH", "Document", "LoadResult", "Path", "load_paths"]

@@ -1,0 +1,21 @@
+"""`--format json`: one object, a stable contract documented in the README."""
+
+from __future__ import annotations
+
+import json
+
+from .. import __version__
+from ..findings import Report
+
+
+def render(report: Report, *, color: bool = False) -> str:
+    document = {
+        "version": __version__,
+        "kubernetesVersion": report.kubernetes_version,
+        "policyPack": report.policy_pack,
+        "summary": report.summary(),
+        "findings": [finding.to_json() for finding in report.findings],
+        "exempted": [finding.to_json() for finding in report.exempted],
+        "inputErrors": [error.to_json() for error in report.errors],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

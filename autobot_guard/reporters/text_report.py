@@ -1,0 +1,56 @@
+"""`--format text`: findings grouped by file, colour on a terminal, a summary line."""
+
+from __future__ import annotations
+
+from itertools import groupby
+
+from ..findings import Finding, Report, Severity
+
+_COLORS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
+
+
+def _paint(text: str, code: str, color: bool) -> str:
+    return f"\033[{code}m{text}\033[0m" if color else text
+
+
+def render(report: Report, *, color: bool = False, quiet: bool = False) -> str:
+    lines: list[str] = []
+    for error in report.errors:
+        lines.append(f"{_paint('input error', '31;1', color)}: {error.display()}")
+    if report.errors and report.findings:
+        lines.append("")
+    for file, group in groupby(report.findings, key=lambda f: f.file):
+        lines.append(_paint(file, "1", color))
+        for finding in group:
+            lines.extend(_finding_lines(finding, color))
+        lines.append("")
+    lines.append(summary_line(report, color))
+    return "\n".join(lines) + "\n"
+
+
+def _finding_lines(finding: Finding, color: bool) -> list[str]:
+    severity = _paint(f"{finding.severity.value:<7}", _COLORS[finding.severity], color)
+    head = f"  {finding.line:>5}  {severity}  {finding.rule:<21} {finding.resource.display()}"
+    return [
+        head,
+        f"         {finding.message}" + (f"  ({finding.path})" if finding.path else ""),
+        f"         fix: {finding.fix}",
+    ]
+
+
+def summary_line(report: Report, color: bool = False) -> str:
+    summary = report.summary()
+    parts = [
+        f"{summary['errors']} error{'s' if summary['errors'] != 1 else ''}",
+        f"{summary['warnings']} warning{'s' if summary['warnings'] != 1 else ''}",
+        f"{summary['infos']} info",
+        f"{summary['exempted']} exempted",
+    ]
+    if report.errors:
+        parts.append(f"{len(report.errors)} input error{'s' if len(report.errors) != 1 else ''}")
+    checked = f"checked {report.resources} resources in {report.files} files"
+    if report.target:
+        checked += f" ({report.target})"
+    text = f"{checked} with policy pack {report.policy_pack} (Kubernetes {report.kubernetes_version}): " + ", ".join(parts)
+    status = "31;1" if summary["errors"] or report.errors else ("33;1" if summary["warnings"] else "32;1")
+    return _paint(text, status, color)

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..findings import Severity
+from ..resources import Resource
+from .base import Context, Rule, Violation
+
+EXEMPT = "autobot-guard.io/exempt"
+REASON = "autobot-guard.io/exempt-reason"
+
+
+class Exemption(Rule):
+    """Exemption annotations name known rules and give a reason.
+
+    An object (or a workload's pod template) may carry
+    `autobot-guard.io/exempt: "rule-a,rule-b"` to exempt itself from those rules; it must
+    also carry `autobot-guard.io/exempt-reason: "..."`. Without a reason the exemption is
+    not honoured and this rule reports it; an unknown rule id is reported too, so a typo
+    cannot hide a finding. Exempted findings stay visible as "exempted" in the JSON and
+    SARIF reports.
+
+    Why: an exemption is a decision someone must be able to read and revisit later.
+    """
+
+    id = "exemption"
+    default_severity = Severity.ERROR
+    summary = "Exemption annotations name known rules and carry a reason"
+    fix = f'Add `{REASON}: "<why this object cannot comply>"` next to `{EXEMPT}`, and use rule ids from `autobot-guard rules`.'
+    failing_example = """\
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: fluentd
+  namespace: autobot-logging
+  annotations:
+    autobot-guard.io/exempt: security-context
+spec:
+  selector: {matchLabels: {app: autobot-fluentd}}
+  template:
+    metadata: {labels: {app: autobot-fluentd}}
+    spec:
+      containers:
+      - {name: fluentd, image: "fluent/fluentd-kubernetes-daemonset:v1.17-debian-elasticsearch8-1"}
+"""
+    passing_example = failing_example.replace(
+        "    autobot-guard.io/exempt: security-context\n",
+        "    autobot-guard.io/exempt: security-context\n"
+        '    autobot-guard.io/exempt-reason: "reads root-owned host logs under /var/log"\n',
+    )
+
+    def check(self, resource: Resource, context: Context) -> Iterator[Violation]:
+        from . import RULES_BY_ID
+
+        places: list[tuple[tuple[str | int, ...], dict[str, object]]] = [
+            (("metadata", "annotations"), resource.annotations)
+        ]
+        if resource.is_workload and resource.template_path:
+            places.append(((*resource.template_path, "metadata", "annotations"), resource.pod_annotations))
+        has_reason = any(
+            isinstance(a.get(REASON), str) and str(a.get(REASON)).strip() for _, a in places
+        )
+        for path, annotations in places:
+            value = annotations.get(EXEMPT)
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                yield Violation((*path, EXEMPT), f"{EXEMPT} must be a string of comma-separated rule ids")
+                continue
+            if not has_reason:
+                yield Violation(
+                    (*path, EXEMPT),
+                    f"exemption from {value.strip()!r} has no {REASON}: it is not honoured",
+                )
+            for rule_id in (part.strip() for part in value.split(",")):
+                if rule_id and rule_id not in RULES_BY_ID:
+                    yield Violation((*path, EXEMPT), f"exemption names unknown rule {rule_id!r}")

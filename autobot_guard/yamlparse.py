@@ -1,0 +1,201 @@
+"""YAML parsing with Kubernetes' semantics and limits against hostile input.
+
+Kubernetes reads manifests with go-yaml v2 (YAML 1.1): `yes`/`on`/`y` are booleans,
+`0755` is octal, `<<` merges, duplicate keys are rejected and timestamps stay strings.
+The fast parser (yaml-rs) speaks YAML 1.2, so a document whose text holds any scalar
+that the two versions read differently goes through PyYAML with a go-yaml-like
+resolver instead. Both paths enforce the same limits.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+import yaml_rs
+
+MAX_DOCUMENT_BYTES = 3 * 1024 * 1024  # etcd refuses objects over 1.5 MiB; leave room for comments
+MAX_DEPTH = 100
+MAX_NODES = 250_000  # after alias expansion: a document is at most a few thousand nodes
+_ALIAS_LIMITS = yaml_rs.AliasLimits(max_total_replayed_events=MAX_NODES, max_replay_stack_depth=32)
+
+# Plain scalars that YAML 1.1 (go-yaml v2) and YAML 1.2 (yaml-rs) resolve differently,
+# plus merge keys, which yaml-rs leaves as a literal "<<" key. False positives only
+# cost speed: such documents take the slower PyYAML path.
+_YAML11_RISK = re.compile(
+    r"(?:^|[\s\[{,?:-])"
+    r"(?:[yYnN]|yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|[-+]?0[0-9_]+|[-+]?0b[01_]+|<<|=)"
+    r"[ \t]*(?:$|[,\]}#:])",
+    re.M,
+)
+_PREFIXED_INT = re.compile(r"[-+]?0[0-9_]+")
+
+
+class YamlError(ValueError):
+    """A document that cannot be read; `line` is 1-based within the parsed text."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    depth: int = MAX_DEPTH
+    nodes: int = MAX_NODES
+
+
+def _go_yaml_bool(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> bool:
+    return node.value in _TRUE
+
+
+_TRUE = frozenset({"y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"})
+_BOOL_WORDS = "y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF"
+
+
+class KubernetesLoader(yaml.CSafeLoader):  # type: ignore[misc]
+    """PyYAML configured to read what go-yaml v2 reads."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+            except TypeError:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a mapping key must be a scalar", key_node.start_mark
+                ) from None
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        value = node.value.replace("_", "")
+        sign = -1 if value.startswith("-") else 1
+        digits = value.lstrip("+-")
+        if _PREFIXED_INT.fullmatch(value) and len(digits) > 1:
+            try:
+                return sign * int(digits, 8)  # go: strconv.ParseInt(s, 0, 64) reads 0755 as octal
+            except ValueError:
+                return sign * float(digits)  # type: ignore[return-value]  # go-yaml: "09" is a float
+        return super().construct_yaml_int(node)
+
+
+# Rebuild the implicit resolvers: go-yaml's booleans, no timestamps, no sexagesimal numbers.
+KubernetesLoader.yaml_implicit_resolvers = {}
+for _first, _resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items():
+    kept = [
+        (tag, regexp)
+        for tag, regexp in _resolvers
+        if tag
+        not in (
+            "tag:yaml.org,2002:bool",
+            "tag:yaml.org,2002:timestamp",
+            "tag:yaml.org,2002:int",
+            "tag:yaml.org,2002:float",
+            "tag:yaml.org,2002:value",
+        )
+    ]
+    if kept:
+        KubernetesLoader.yaml_implicit_resolvers[_first] = kept
+KubernetesLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(rf"^(?:{_BOOL_WORDS})$"), list("yYnNtTfFoO")
+)
+KubernetesLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-9_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),
+    list("-+0123456789"),
+)
+KubernetesLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
+KubernetesLoader.add_constructor("tag:yaml.org,2002:bool", _go_yaml_bool)
+KubernetesLoader.add_constructor("tag:yaml.org,2002:int", KubernetesLoader.construct_yaml_int)
+
+
+def parse_document(text: str) -> Any:
+    """Parse one YAML document (no `---` separators inside) into plain Python data."""
+    if len(text) > MAX_DOCUMENT_BYTES:
+        raise YamlError(f"document is larger than the {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB limit")
+    if _YAML11_RISK.search(text):
+        data = _parse_yaml11(text)
+    else:
+        data = _parse_fast(text)
+    _check_shape(data, _Limits())
+    return data
+
+
+def _parse_fast(text: str) -> Any:
+    try:
+        return yaml_rs.loads(text, parse_datetime=False, alias_limits=_ALIAS_LIMITS)
+    except yaml_rs.YAMLDecodeError as exc:
+        message = str(exc)
+        if "alias" in message:
+            raise YamlError("excessive aliasing (a YAML alias bomb?)") from None
+        if "duplicate mapping key" in message:
+            # Re-read with PyYAML for the line of the duplicate.
+            return _parse_yaml11(text)
+        match = re.search(r"at line (\d+), column (\d+)", message)
+        first = message.splitlines()[0] if message else "invalid YAML"
+        last = message.strip().splitlines()[-1].strip() if message.strip() else ""
+        reason = last if last and last != first and not last.startswith("|") else first
+        reason = re.sub(r"^YAML parse error at line \d+, column \d+:?\s*", "", reason) or first
+        if match:
+            raise YamlError(
+                f"invalid YAML: {reason} (column {match.group(2)})", int(match.group(1))
+            ) from None
+        raise YamlError(f"invalid YAML: {reason}") from None
+    except RecursionError:
+        raise YamlError(f"nesting deeper than {MAX_DEPTH} levels") from None
+
+
+def _parse_yaml11(text: str) -> Any:
+    try:
+        return yaml.load(text, Loader=KubernetesLoader)  # noqa: S506 - a safe loader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        if "maximum nesting depth" in problem:
+            raise YamlError(f"nesting deeper than {MAX_DEPTH} levels") from None
+        raise YamlError(f"invalid YAML: {problem}", mark.line + 1 if mark else None) from None
+    except yaml.YAMLError as exc:
+        raise YamlError(f"invalid YAML: {exc}") from None
+    except RecursionError:
+        raise YamlError(f"nesting deeper than {MAX_DEPTH} levels") from None
+
+
+def _check_shape(data: Any, limits: _Limits) -> None:
+    """Refuse nesting past the depth limit and alias expansion past the node limit.
+
+    PyYAML shares aliased objects instead of copying them, so an alias bomb is cheap
+    to build but explodes when anything walks it; count nodes as a walker would see them.
+    """
+    if not isinstance(data, dict | list):
+        return
+    budget = limits.nodes
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limits.depth:
+            raise YamlError(f"nesting deeper than {limits.depth} levels")
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:
+            budget -= 1
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+        if budget < 0:
+            raise YamlError("excessive aliasing or too many nodes (a YAML alias bomb?)")

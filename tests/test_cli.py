@@ -1,0 +1,169 @@
+"""The console command as a user runs it: a real subprocess through the entry point."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autobot_guard.rules import ALL_RULES
+
+BAD_DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: chat-agent
+  namespace: autobot-system
+spec:
+  selector:
+    matchLabels: {app: autobot-chat-agent}
+  template:
+    metadata:
+      labels: {app: autobot-chat-agent}
+    spec:
+      containers:
+      - name: chat-agent
+        image: ghcr.io/mrveiss/autobot-chat-agent:1.4.0
+        readinessProbe:
+          httpGet: {path: /health, port: 8000}
+"""
+
+
+def cli(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "autobot_guard", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+def test_rules_lists_every_rule_with_severity() -> None:
+    result = cli("rules")
+    assert result.returncode == 0
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == len(ALL_RULES)
+    assert lines[0].split()[:2] == ["schema", "error"]
+    assert any(line.split()[:2] == ["liveness-probe", "error"] for line in lines)
+
+
+def test_explain_prints_documentation_fix_and_examples() -> None:
+    result = cli("explain", "liveness-probe")
+    assert result.returncode == 0
+    for heading in ("Why:", "How to fix:", "Failing example:", "Passing example:"):
+        assert heading in result.stdout
+
+
+def test_explain_unknown_rule_suggests_the_closest() -> None:
+    result = cli("explain", "liveness-prob")
+    assert result.returncode == 2
+    assert "did you mean 'liveness-probe'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_config_schema_is_json_schema_naming_every_rule() -> None:
+    result = cli("config-schema")
+    schema = json.loads(result.stdout)
+    rules_ref = schema["properties"]["rules"]
+    assert rules_ref  # a $ref or inline object
+    text = result.stdout
+    assert all(f'"{rule.id}"' in text for rule in ALL_RULES)
+
+
+def test_stdin_is_checked_and_findings_give_exit_1(tmp_path: Path) -> None:
+    result = cli("check", "-", "--format", "json", stdin=BAD_DEPLOYMENT)
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    liveness = [f for f in report["findings"] if f["rule"] == "liveness-probe"]
+    assert liveness[0]["file"] == "<stdin>"
+    assert liveness[0]["line"] == 14
+
+
+def test_fail_on_never_exits_zero_and_quiet_prints_one_line_per_finding(tmp_path: Path) -> None:
+    manifest = tmp_path / "chat.yaml"
+    manifest.write_text(BAD_DEPLOYMENT)
+    result = cli("check", str(manifest), "--fail-on", "never", "--quiet")
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert lines and all(line.startswith(f"{manifest}:") for line in lines)
+    assert any("liveness-probe Deployment/autobot-system/chat-agent" in line for line in lines)
+
+
+def test_input_errors_exit_2_but_other_files_are_still_reported(tmp_path: Path) -> None:
+    (tmp_path / "broken.yaml").write_text("apiVersion: v1\nkind: [\n")
+    (tmp_path / "chat.yaml").write_text(BAD_DEPLOYMENT)
+    result = cli("check", str(tmp_path))
+    assert result.returncode == 2
+    assert f"{tmp_path / 'broken.yaml'}:2: invalid YAML" in result.stdout
+    assert "liveness-probe" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--kubernetes-version", "2.0"), "not supported"),
+        (("--kubernetes-version", "1.10"), "not supported"),
+        (("--format", "yaml"), "Invalid value for '-f' / '--format'"),
+        (("--fail-on", "sometimes"), "Invalid value for '--fail-on'"),
+    ],
+)
+def test_usage_errors_exit_2_without_traceback(args: tuple[str, ...], message: str) -> None:
+    result = cli("check", "-", *args, stdin=BAD_DEPLOYMENT)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("apiVersion: autobot-guard.io/v1\nkind: PolicyPack\nrules:\n  min-replica:\n    minReplicas: 3\n",
+         ":4: rules.min-replica: unknown key (unknown rule; did you mean 'min-replicas'?)"),
+        ("apiVersion: autobot-guard.io/v1\nkind: PolicyPack\nrules:\n  schema:\n    strict: maybe\n",
+         ":5: rules.schema.strict: Input should be a valid boolean"),
+        ("apiVersion: autobot-guard.io/v1\nkind: PolicyPack\nkubernetesVersion: latest\n",
+         ":3: kubernetesVersion: String should match pattern"),
+        ("apiVersion: autobot-guard.io/v1\nkind: [\n", ":2: invalid YAML"),
+        ("- a list\n", ":1: policy pack must be a mapping"),
+    ],
+)
+def test_broken_config_is_one_line_naming_file_line_and_field(tmp_path: Path, content: str, message: str) -> None:
+    config = tmp_path / "pack.yaml"
+    config.write_text(content)
+    result = cli("check", "-", "--config", str(config), stdin=BAD_DEPLOYMENT)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"autobot-guard: error: {config}{message}")
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    result = cli("check", "-", "--config", str(tmp_path / "nope.yaml"), stdin=BAD_DEPLOYMENT)
+    assert result.returncode == 2
+    assert "policy pack not found" in result.stderr
+
+
+def test_config_changes_severity_and_disables_rules(tmp_path: Path) -> None:
+    config = tmp_path / "pack.yaml"
+    config.write_text(
+        "apiVersion: autobot-guard.io/v1\nkind: PolicyPack\nrules:\n"
+        "  liveness-probe: {severity: warning}\n"
+    )
+    result = cli("check", "-", "--config", str(config), "--format", "json", "--fail-on", "error", stdin=BAD_DEPLOYMENT)
+    findings = json.loads(result.stdout)["findings"]
+    assert {f["severity"] for f in findings if f["rule"] == "liveness-probe"} == {"warning"}
+    config.write_text(
+        "apiVersion: autobot-guard.io/v1\nkind: PolicyPack\nrules:\n  liveness-probe: {enabled: false}\n"
+    )
+    result = cli("check", "-", "--config", str(config), "--format", "json", stdin=BAD_DEPLOYMENT)
+    assert not [f for f in json.loads(result.stdout)["findings"] if f["rule"] == "liveness-probe"]
+
+
+def test_version_flag() -> None:
+    result = cli("--version")
+    assert result.returncode == 0 and "autobot-guard" in result.stdout

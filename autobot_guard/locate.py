@@ -15,108 +15,113 @@ import yaml
 Path = tuple[str | int, ...]
 
 
-class _Line:
-    __slots__ = ("content", "indent", "number")
-
-    def __init__(self, number: int, indent: int, content: str) -> None:
-        self.number = number  # 1-based within the document text
-        self.indent = indent
-        self.content = content
+Line = tuple[int, int, str]  # (1-based number, indentation, content without indentation)
 
 
-def _significant_lines(text: str) -> list[_Line]:
-    out: list[_Line] = []
-    for number, raw in enumerate(text.split("\n"), start=1):
-        stripped = raw.lstrip(" ")
-        if not stripped or stripped.startswith("#"):
-            continue
-        out.append(_Line(number, len(raw) - len(stripped), stripped.rstrip()))
-    return out
-
-
-def _item_line(line: _Line) -> _Line | None:
-    """The virtual line after a sequence dash: "- name: a" at 4 -> "name: a" at 6."""
-    content = line.content
-    if content == "-":
-        return None
-    rest = content[1:]
-    stripped = rest.lstrip(" ")
-    return _Line(line.number, line.indent + 1 + len(rest) - len(stripped), stripped)
+def _significant_lines(text: str) -> list[Line]:
+    return [
+        (number, len(raw) - len(content), content.rstrip())
+        for number, raw in enumerate(text.split("\n"), start=1)
+        if (content := raw.lstrip(" ")) and content[0] != "#"
+    ]
 
 
 def _is_dash(content: str) -> bool:
     return content == "-" or content.startswith("- ")
 
 
-def _key_matches(content: str, key: str) -> str | None:
+def _after_dash(line: Line) -> Line | None:
+    """The virtual line after a sequence dash: "- name: a" at 4 -> "name: a" at 6."""
+    number, indent, content = line
+    if content == "-":
+        return None
+    rest = content[1:]
+    stripped = rest.lstrip(" ")
+    return (number, indent + 1 + len(rest) - len(stripped), stripped)
+
+
+def _key_rest(content: str, key: str) -> str | None:
     """The text after `key:` if this line defines `key`, else None."""
     for quoted in (key, f'"{key}"', f"'{key}'"):
         if content.startswith(quoted):
             rest = content[len(quoted) :].lstrip(" ")
-            if rest == ":" or rest.startswith(": ") or rest.startswith(":\t"):
+            if rest == ":" or rest.startswith((": ", ":\t")):
                 return rest[1:].strip()
     return None
 
 
 class TextLocator:
-    """Indentation-based lookup over block-style YAML."""
+    """Indentation-based lookup over block-style YAML.
+
+    A region is (head, lo, hi): an optional virtual first line (the content after a
+    sequence dash) followed by lines[lo:hi]; nothing is copied while descending.
+    """
 
     def __init__(self, text: str) -> None:
         self.lines = _significant_lines(text)
 
     def locate(self, path: Path) -> tuple[int | None, int]:
         """(line of the deepest segment found, number of segments found)."""
-        region = self.lines
-        line: int | None = region[0].number if region else None
+        head: Line | None = None
+        lo, hi = 0, len(self.lines)
+        line: int | None = self.lines[0][0] if self.lines else None
         for depth, part in enumerate(path):
-            if not region:
+            first = head or (self.lines[lo] if lo < hi else None)
+            if first is None:
                 return line, depth
-            found = self._child(region, part)
+            found = self._item(first, head, lo, hi, part) if isinstance(part, int) else self._key(first, head, lo, hi, part)
             if found is None:
                 return line, depth
-            line, region = found
+            line, head, lo, hi = found
         return line, len(path)
 
-    @staticmethod
-    def _child(region: list[_Line], part: str | int) -> tuple[int, list[_Line]] | None:
-        indent = region[0].indent
-        if isinstance(part, int):
-            seen = -1
-            for position, line in enumerate(region):
-                if line.indent < indent:
-                    break
-                if line.indent == indent and _is_dash(line.content):
-                    seen += 1
-                    if seen == part:
-                        body = _block_after(region, position, indent, sequence=False)
-                        head = _item_line(line)
-                        return line.number, ([head] if head else []) + body
-            return None
-        if _is_dash(region[0].content):
-            return None  # a sequence where a mapping was expected
-        for position, line in enumerate(region):
-            if line.indent < indent:
+    def _region(self, head: Line | None, lo: int, hi: int) -> list[tuple[int, Line]]:
+        out = [(-1, head)] if head is not None else []
+        out.extend((index, self.lines[index]) for index in range(lo, hi))
+        return out
+
+    def _end(self, start: int, hi: int, indent: int, dashes: bool) -> int:
+        """End of the block nested under a line at `indent` (same-indent dashes for a key)."""
+        lines = self.lines
+        index = start
+        while index < hi:
+            _, line_indent, content = lines[index]
+            if line_indent > indent or (dashes and line_indent == indent and _is_dash(content)):
+                index += 1
+            else:
                 break
-            if line.indent != indent:
+        return index
+
+    def _key(self, first: Line, head: Line | None, lo: int, hi: int, key: str) -> tuple[int, Line | None, int, int] | None:
+        indent = first[1]
+        if _is_dash(first[2]):
+            return None  # a sequence where a mapping was expected
+        for index, (number, line_indent, content) in self._region(head, lo, hi):
+            if line_indent < indent:
+                break
+            if line_indent != indent:
                 continue
-            rest = _key_matches(line.content, part)
+            rest = _key_rest(content, key)
             if rest is None:
                 continue
             if rest and not rest.startswith(("&", "!", "#")):
-                return line.number, []  # inline value: nothing below it to descend into
-            return line.number, _block_after(region, position, indent, sequence=True)
+                return number, None, 0, 0  # inline value: nothing below it to descend into
+            start = lo if index == -1 else index + 1
+            return number, None, start, self._end(start, hi, indent, dashes=True)
         return None
 
-
-def _block_after(region: list[_Line], position: int, indent: int, sequence: bool) -> list[_Line]:
-    """Lines nested under region[position]: deeper ones, plus same-indent dashes for a key."""
-    out: list[_Line] = []
-    for line in region[position + 1 :]:
-        if line.indent > indent or (sequence and line.indent == indent and _is_dash(line.content)):
-            out.append(line)
-        else:
-            break
-    return out
+    def _item(self, first: Line, head: Line | None, lo: int, hi: int, wanted: int) -> tuple[int, Line | None, int, int] | None:
+        indent = first[1]
+        seen = -1
+        for index, line in self._region(head, lo, hi):
+            if line[1] < indent:
+                break
+            if line[1] == indent and _is_dash(line[2]):
+                seen += 1
+                if seen == wanted:
+                    start = lo if index == -1 else index + 1
+                    return line[0], _after_dash(line), start, self._end(start, hi, indent, dashes=False)
+        return None
 
 
 def node_line(text: str, path: Path, loader: type[Any]) -> int | None:

@@ -21,16 +21,49 @@ MAX_DEPTH = 100
 MAX_NODES = 250_000  # after alias expansion: a document is at most a few thousand nodes
 _ALIAS_LIMITS = yaml_rs.AliasLimits(max_total_replayed_events=MAX_NODES, max_replay_stack_depth=32)
 
-# Plain scalars that YAML 1.1 (go-yaml v2) and YAML 1.2 (yaml-rs) resolve differently,
-# plus merge keys, which yaml-rs leaves as a literal "<<" key. False positives only
-# cost speed: such documents take the slower PyYAML path.
+# Plain scalars that YAML 1.1 (go-yaml v2) and YAML 1.2 (yaml-rs) read differently:
+# y/n/yes/no/on/off booleans, 0755-style octals and `<<` merge keys (yaml-rs keeps a
+# literal "<<" key). Whole-text regexes cost more than parsing, so cheap C-level
+# token and substring tests come first and the precise regex confirms.
+_BOOL_WORDS = ("y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF")
+_RISKY_TOKENS = frozenset([*_BOOL_WORDS, *(word + ":" for word in _BOOL_WORDS), "<<", "<<:"])
+_FLOW_PUNCTUATION = str.maketrans({c: " " for c in "[]{},?"})
 _YAML11_RISK = re.compile(
     r"(?:^|[\s\[{,?:-])"
-    r"(?:[yYnN]|yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|[-+]?0[0-9_]+|[-+]?0b[01_]+|<<|=)"
+    r"(?:[yYnN]|yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|[-+]?0[0-9_]+|[-+]?0b[01_]+|<<)"
     r"[ \t]*(?:$|[,\]}#:])",
     re.M,
 )
 _PREFIXED_INT = re.compile(r"[-+]?0[0-9_]+")
+
+
+_NUMBER_END = r"(?:[0-9_]+|b[01_]+)[ \t]*(?:$|[,\]}#])"
+_OCTAL_AFTER_SPACE = re.compile(" 0" + _NUMBER_END, re.M)  # literal prefix: a fast scan
+_OCTAL_IN_FLOW = re.compile("[\\[,]0" + _NUMBER_END, re.M)
+_OCTAL_SIGNED = re.compile(" [-+]0" + _NUMBER_END, re.M)
+
+
+def _needs_yaml11(text: str) -> bool:
+    flow = "[" in text or "{" in text
+    plain = text.translate(_FLOW_PUNCTUATION) if flow else text
+    if not _RISKY_TOKENS.isdisjoint(plain.split()) and _YAML11_RISK.search(text):
+        return True
+    return bool(
+        _OCTAL_AFTER_SPACE.search(text)
+        or (flow and _OCTAL_IN_FLOW.search(text))
+        or (("-0" in text or "+0" in text) and _OCTAL_SIGNED.search(text))
+    )
+
+
+def _may_be_deep(text: str) -> bool:
+    """False when the text cannot nest past MAX_DEPTH: each block level needs a column
+    of indentation (or a `- -` run) and each flow level a bracket."""
+    return (
+        "\n" + " " * 32 in text
+        or "- -" in text
+        or text.count("[") + text.count("{") > 32
+        or len(text) > 256 * 1024
+    )
 
 
 class YamlError(ValueError):
@@ -53,7 +86,7 @@ def _go_yaml_bool(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> bool:
 
 
 _TRUE = frozenset({"y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"})
-_BOOL_WORDS = "y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF"
+_GO_YAML_BOOLS = "|".join([*_BOOL_WORDS, "true", "True", "TRUE", "false", "False", "FALSE"])
 
 
 class KubernetesLoader(yaml.CSafeLoader):  # type: ignore[misc]
@@ -108,7 +141,7 @@ for _first, _resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items():
     if kept:
         KubernetesLoader.yaml_implicit_resolvers[_first] = kept
 KubernetesLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(rf"^(?:{_BOOL_WORDS})$"), list("yYnNtTfFoO")
+    "tag:yaml.org,2002:bool", re.compile(rf"^(?:{_GO_YAML_BOOLS})$"), list("yYnNtTfFoO")
 )
 KubernetesLoader.add_implicit_resolver(
     "tag:yaml.org,2002:int",
@@ -131,11 +164,13 @@ def parse_document(text: str) -> Any:
     """Parse one YAML document (no `---` separators inside) into plain Python data."""
     if len(text) > MAX_DOCUMENT_BYTES:
         raise YamlError(f"document is larger than the {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB limit")
-    if _YAML11_RISK.search(text):
+    if _needs_yaml11(text):
         data = _parse_yaml11(text)
+        _check_shape(data, _Limits())  # PyYAML shares aliases: count what a walker would see
     else:
-        data = _parse_fast(text)
-    _check_shape(data, _Limits())
+        data = _parse_fast(text)  # yaml-rs enforces the alias limits itself
+        if _may_be_deep(text):
+            _check_shape(data, _Limits())
     return data
 
 

@@ -52,6 +52,7 @@ def evaluate(
         if resource.namespace in skipped:
             continue
         report.resources += 1
+        report.checked.append((resource.document.file, resource.ref))
         exempt_ids, reason = exemptions(resource)
         for rule in active:
             if not rule.applies_to(resource):

@@ -107,6 +107,7 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     exempted: list[Finding] = field(default_factory=list)
     errors: list[InputError] = field(default_factory=list)
+    checked: list[tuple[str, ResourceRef]] = field(default_factory=list)  # (file, resource) judged
     resources: int = 0
     files: int = 0
     target: str = ""  # what was checked, for the summary line

@@ -34,6 +34,7 @@ def run(text: str, pack: PolicyPack | None = None, name: str = "manifest.yaml") 
         report.files = loaded.files
         for finding in [*report.findings, *report.exempted]:
             finding.file = os.path.basename(finding.file)
+        report.checked = [(os.path.basename(file), ref) for file, ref in report.checked]
         return report
 
 

@@ -31,17 +31,42 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="Output format.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
-              help="Write the report to FILE instead of stdout.")
-@click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
-              help="Exit 1 when a finding at or above this severity exists.")
-@click.option("--kubernetes-version", metavar="X.Y",
-              help="Validate against this Kubernetes version (default: the policy pack's).")
-@click.option("-c", "--config", type=click.Path(dir_okay=False),
-              help="Policy pack file (default: the bundled AutoBot policy pack).")
-@click.option("-q", "--quiet", is_flag=True, help="Text format: only one line per finding, no summary.")
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the report to FILE instead of stdout.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(FAIL_ON),
+    default="error",
+    show_default=True,
+    help="Exit 1 when a finding at or above this severity exists.",
+)
+@click.option(
+    "--kubernetes-version",
+    metavar="X.Y",
+    help="Validate against this Kubernetes version (default: the policy pack's).",
+)
+@click.option(
+    "-c",
+    "--config",
+    type=click.Path(dir_okay=False),
+    help="Policy pack file (default: the bundled AutoBot policy pack).",
+)
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Text format: only one line per finding, no summary."
+)
 def check(
     paths: tuple[str, ...],
     fmt: str,
@@ -69,7 +94,9 @@ def check(
     except ConfigError as exc:
         _die(exc.error.display())
     if kubernetes_version:
-        pack = PolicyPack(pack.model.model_copy(update={"kubernetesVersion": kubernetes_version}), pack.source)
+        pack = PolicyPack(
+            pack.model.model_copy(update={"kubernetesVersion": kubernetes_version}), pack.source
+        )
     try:
         schema_directory(pack.kubernetes_version, True)
     except ValueError:
@@ -86,7 +113,9 @@ def check(
     report.errors = loaded.errors
     report.files = loaded.files
     report.target = target
-    color = fmt == "text" and output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    color = (
+        fmt == "text" and output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    )
     threshold = None if fail_on == "never" else Severity(fail_on)
     if fmt == "text" and quiet:
         text = "".join(

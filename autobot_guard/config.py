@@ -116,7 +116,9 @@ def load_policy_pack(path: str) -> PolicyPack:
     except YamlError as exc:
         raise ConfigError(InputError(path, exc.line, exc.message)) from None
     if not isinstance(data, dict):
-        raise ConfigError(InputError(path, 1, "policy pack must be a mapping (apiVersion, kind, rules)"))
+        raise ConfigError(
+            InputError(path, 1, "policy pack must be a mapping (apiVersion, kind, rules)")
+        )
     try:
         model = policy_pack_model().model_validate(data)
     except ValidationError as exc:
@@ -127,7 +129,9 @@ def load_policy_pack(path: str) -> PolicyPack:
         message = first["msg"]
         if first["type"] == "extra_forbidden":
             message = f"unknown key{_suggest(location, data)}"
-        raise ConfigError(InputError(path, document.line_of(location), f"{field}: {message}")) from None
+        raise ConfigError(
+            InputError(path, document.line_of(location), f"{field}: {message}")
+        ) from None
     return PolicyPack(model, path)
 
 

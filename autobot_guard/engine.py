@@ -25,11 +25,11 @@ def exemptions(resource: Resource) -> tuple[frozenset[str], str | None]:
     sources = [resource.annotations]
     if resource.is_workload:
         sources.append(resource.pod_annotations)
-    for annotations in sources:
-        value = annotations.get(EXEMPT_ANNOTATION)
+    for notes in sources:
+        value = notes.get(EXEMPT_ANNOTATION)
         if isinstance(value, str):
             ids.update(part.strip() for part in value.split(",") if part.strip())
-        given = annotations.get(EXEMPT_REASON_ANNOTATION)
+        given = notes.get(EXEMPT_REASON_ANNOTATION)
         if isinstance(given, str) and given.strip() and reason is None:
             reason = given.strip()
     return frozenset(ids), reason
@@ -59,7 +59,10 @@ def evaluate(
                 continue
             for violation in rule.check(resource, context):
                 severity = rule.severity
-                if violation.severity_cap is not None and violation.severity_cap.rank < severity.rank:
+                if (
+                    violation.severity_cap is not None
+                    and violation.severity_cap.rank < severity.rank
+                ):
                     severity = violation.severity_cap
                 finding = Finding(
                     rule=rule.id,

@@ -13,7 +13,7 @@ from typing import Any
 
 from .findings import InputError
 from .locate import Path as FieldPath
-from .locate import TextLocator, existing_depth, node_line
+from .locate import TextLocator, compose, existing_depth, node_line
 from .resources import Resource, make_resource
 from .yamlparse import MAX_DEPTH, KubernetesLoader, YamlError, parse_document
 
@@ -32,10 +32,11 @@ class Document:
     data: Any
     is_json: bool = False
     _locator: TextLocator | None = field(default=None, repr=False)
+    _node: Any = field(default=None, repr=False)  # PyYAML node tree, composed on first need
     _lines: dict[FieldPath, int] = field(default_factory=dict, repr=False)
 
     def line_of(self, path: FieldPath) -> int:
-        """Line of the field at `path`, else of its nearest existing parent, else of the document."""
+        """Line of the field at `path`, else of its nearest existing parent, else of the doc."""
         cached = self._lines.get(path)
         if cached is None:
             cached = self.start_line - 1 + self._relative_line(path)
@@ -50,8 +51,9 @@ class Document:
             line, found = self._locator.locate(path[:wanted])
             if found == wanted and line is not None:
                 return line
-        exact = node_line(self.text, path[:wanted], KubernetesLoader)
-        return exact if exact is not None else 1
+        if self._node is None:
+            self._node = compose(self.text, KubernetesLoader) or False
+        return node_line(self._node, path[:wanted]) if self._node else 1
 
 
 @dataclass(slots=True)
@@ -78,7 +80,9 @@ def load_paths(paths: Iterable[str], stdin_name: str = "<stdin>") -> LoadResult:
                 size = os.path.getsize(file)
                 if size > MAX_FILE_BYTES:
                     result.errors.append(
-                        InputError(file, None, f"file is larger than the {MAX_FILE_BYTES >> 20} MiB limit")
+                        InputError(
+                            file, None, f"file is larger than the {MAX_FILE_BYTES >> 20} MiB limit"
+                        )
                     )
                     continue
                 with open(file, "rb") as handle:
@@ -109,7 +113,9 @@ def _expand(path: str) -> Iterator[tuple[str, str | None]]:
 
 def _load_bytes(name: str, raw: bytes, result: LoadResult, force_json: bool | None) -> None:
     if b"\x00" in raw[:8192] or b"\x00" in raw:
-        result.errors.append(InputError(name, None, "binary file (contains NUL bytes), not a manifest"))
+        result.errors.append(
+            InputError(name, None, "binary file (contains NUL bytes), not a manifest")
+        )
         return
     try:
         text = raw.decode("utf-8-sig")
@@ -167,7 +173,11 @@ def _json_documents(name: str, text: str) -> Iterator[Document | InputError]:
         yield InputError(name, exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})")
         return
     except (ValueError, RecursionError) as exc:
-        yield InputError(name, None, f"invalid JSON: {exc if isinstance(exc, ValueError) else 'nesting too deep'}")
+        yield InputError(
+            name,
+            None,
+            f"invalid JSON: {exc if isinstance(exc, ValueError) else 'nesting too deep'}",
+        )
         return
     try:
         from .yamlparse import _check_shape, _Limits
@@ -192,15 +202,25 @@ def _to_resources(document: Document, result: LoadResult) -> None:
     data = document.data
     if not isinstance(data, dict):
         result.errors.append(
-            InputError(document.file, document.line_of(()), f"document is a {_type_name(data)}, not a mapping")
+            InputError(
+                document.file,
+                document.line_of(()),
+                f"document is a {_type_name(data)}, not a mapping",
+            )
         )
         return
     if data.get("kind") == "List" or (
-        isinstance(data.get("kind"), str) and data["kind"].endswith("List") and isinstance(data.get("items"), list)
+        isinstance(data.get("kind"), str)
+        and data["kind"].endswith("List")
+        and isinstance(data.get("items"), list)
     ):
         items = data.get("items")
         if not isinstance(items, list):
-            result.errors.append(InputError(document.file, document.line_of(("items",)), "List without an items array"))
+            result.errors.append(
+                InputError(
+                    document.file, document.line_of(("items",)), "List without an items array"
+                )
+            )
             return
         for index, item in enumerate(items):
             _append(document, item, ("items", index), result)
@@ -212,13 +232,19 @@ def _append(document: Document, data: Any, base: FieldPath, result: LoadResult) 
     resource, problem = make_resource(document, data, base)
     if resource is None:
         missing_at = base + (problem[1] if problem else ())
-        result.errors.append(InputError(document.file, document.line_of(missing_at), problem[0] if problem else "invalid"))
+        result.errors.append(
+            InputError(
+                document.file, document.line_of(missing_at), problem[0] if problem else "invalid"
+            )
+        )
         return
     result.resources.append(resource)
 
 
 def _type_name(value: Any) -> str:
-    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(type(value), type(value).__name__)
+    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(
+        type(value), type(value).__name__
+    )
 
 
 __all__ = ["MAX_DEPTH", "Document", "LoadResult", "Path", "load_paths"]

@@ -8,6 +8,7 @@ back to PyYAML's node tree, which is exact.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
@@ -24,6 +25,33 @@ def _significant_lines(text: str) -> list[Line]:
         for number, raw in enumerate(text.split("\n"), start=1)
         if (content := raw.lstrip(" ")) and content[0] != "#"
     ]
+
+
+_ONE_LINE_FLOW = -1  # region marker: a flow collection that opens and closes on its line
+
+
+def _one_line_flow(value: str) -> bool:
+    """`{name: x, key: y}` or `["ALL"]` that opens and closes on this line."""
+    if not value or value[0] not in "[{":
+        return False
+    depth, quote, index = 0, "", 0
+    while index < len(value):
+        char = value[index]
+        if quote:
+            if char == "\\" and quote == '"':
+                index += 1
+            elif char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+            if depth == 0:
+                return True
+        index += 1
+    return False
 
 
 def _is_dash(content: str) -> bool:
@@ -69,16 +97,23 @@ class TextLocator:
             first = head or (self.lines[lo] if lo < hi else None)
             if first is None:
                 return line, depth
-            found = self._item(first, head, lo, hi, part) if isinstance(part, int) else self._key(first, head, lo, hi, part)
+            if isinstance(part, int):
+                found = self._item(first, head, lo, hi, part)
+            else:
+                found = self._key(first, head, lo, hi, part)
             if found is None:
                 return line, depth
             line, head, lo, hi = found
+            if lo == hi == _ONE_LINE_FLOW or (head is not None and _one_line_flow(head[2])):
+                return line, len(path)  # everything below sits on this line
         return line, len(path)
 
-    def _region(self, head: Line | None, lo: int, hi: int) -> list[tuple[int, Line]]:
-        out = [(-1, head)] if head is not None else []
-        out.extend((index, self.lines[index]) for index in range(lo, hi))
-        return out
+    def _region(self, head: Line | None, lo: int, hi: int) -> Iterator[tuple[int, Line]]:
+        if head is not None:
+            yield -1, head
+        lines = self.lines
+        for index in range(lo, hi):
+            yield index, lines[index]
 
     def _end(self, start: int, hi: int, indent: int, dashes: bool) -> int:
         """End of the block nested under a line at `indent` (same-indent dashes for a key)."""
@@ -92,7 +127,9 @@ class TextLocator:
                 break
         return index
 
-    def _key(self, first: Line, head: Line | None, lo: int, hi: int, key: str) -> tuple[int, Line | None, int, int] | None:
+    def _key(
+        self, first: Line, head: Line | None, lo: int, hi: int, key: str
+    ) -> tuple[int, Line | None, int, int] | None:
         indent = first[1]
         if _is_dash(first[2]):
             return None  # a sequence where a mapping was expected
@@ -105,12 +142,16 @@ class TextLocator:
             if rest is None:
                 continue
             if rest and not rest.startswith(("&", "!", "#")):
+                if _one_line_flow(rest):
+                    return number, None, _ONE_LINE_FLOW, _ONE_LINE_FLOW
                 return number, None, 0, 0  # inline value: nothing below it to descend into
             start = lo if index == -1 else index + 1
             return number, None, start, self._end(start, hi, indent, dashes=True)
         return None
 
-    def _item(self, first: Line, head: Line | None, lo: int, hi: int, wanted: int) -> tuple[int, Line | None, int, int] | None:
+    def _item(
+        self, first: Line, head: Line | None, lo: int, hi: int, wanted: int
+    ) -> tuple[int, Line | None, int, int] | None:
         indent = first[1]
         seen = -1
         for index, line in self._region(head, lo, hi):
@@ -120,18 +161,25 @@ class TextLocator:
                 seen += 1
                 if seen == wanted:
                     start = lo if index == -1 else index + 1
-                    return line[0], _after_dash(line), start, self._end(start, hi, indent, dashes=False)
+                    return (
+                        line[0],
+                        _after_dash(line),
+                        start,
+                        self._end(start, hi, indent, dashes=False),
+                    )
         return None
 
 
-def node_line(text: str, path: Path, loader: type[Any]) -> int | None:
-    """Exact lookup through PyYAML's node tree: the line of the deepest node on `path`."""
+def compose(text: str, loader: type[Any]) -> yaml.Node | None:
+    """PyYAML's node tree (with positions) of one document, or None if it cannot be read."""
     try:
-        node = yaml.compose(text, Loader=loader)
+        return yaml.compose(text, Loader=loader)
     except yaml.YAMLError:
         return None
-    if node is None:
-        return None
+
+
+def node_line(node: yaml.Node, path: Path) -> int:
+    """Exact lookup through PyYAML's node tree: the line of the deepest node on `path`."""
     line = node.start_mark.line + 1
     for part in path:
         child = None
@@ -141,10 +189,13 @@ def node_line(text: str, path: Path, loader: type[Any]) -> int | None:
                     line = key_node.start_mark.line + 1
                     child = value_node
                     break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if 0 <= part < len(node.value):
-                child = node.value[part]
-                line = child.start_mark.line + 1
+        elif (
+            isinstance(node, yaml.SequenceNode)
+            and isinstance(part, int)
+            and 0 <= part < len(node.value)
+        ):
+            child = node.value[part]
+            line = child.start_mark.line + 1
         if child is None:
             break
         node = child

@@ -34,7 +34,9 @@ POD_TEMPLATE_PATH: dict[str, FieldPath] = {
     "Job": ("spec", "template"),
     "CronJob": ("spec", "jobTemplate", "spec", "template"),
 }
-LONG_RUNNING = frozenset({"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController"})
+LONG_RUNNING = frozenset(
+    {"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController"}
+)
 WORKLOADS = frozenset(POD_TEMPLATE_PATH)
 KUSTOMIZE_GROUPS = ("kustomize.config.k8s.io/",)
 
@@ -123,7 +125,9 @@ class Resource:
                 if isinstance(items, list):
                     for index, item in enumerate(items):
                         if isinstance(item, dict):
-                            found.append(Container((*self.pod_spec_path, key, index), item, is_init))
+                            found.append(
+                                Container((*self.pod_spec_path, key, index), item, is_init)
+                            )
             self._containers = found
         return self._containers if init else [c for c in self._containers if not c.init]
 

@@ -25,7 +25,24 @@ _ALIAS_LIMITS = yaml_rs.AliasLimits(max_total_replayed_events=MAX_NODES, max_rep
 # y/n/yes/no/on/off booleans, 0755-style octals and `<<` merge keys (yaml-rs keeps a
 # literal "<<" key). Whole-text regexes cost more than parsing, so cheap C-level
 # token and substring tests come first and the precise regex confirms.
-_BOOL_WORDS = ("y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF")
+_BOOL_WORDS = (
+    "y",
+    "Y",
+    "yes",
+    "Yes",
+    "YES",
+    "n",
+    "N",
+    "no",
+    "No",
+    "NO",
+    "on",
+    "On",
+    "ON",
+    "off",
+    "Off",
+    "OFF",
+)
 _RISKY_TOKENS = frozenset([*_BOOL_WORDS, *(word + ":" for word in _BOOL_WORDS), "<<", "<<:"])
 _FLOW_PUNCTUATION = str.maketrans({c: " " for c in "[]{},?"})
 _YAML11_RISK = re.compile(
@@ -163,7 +180,9 @@ KubernetesLoader.add_constructor("tag:yaml.org,2002:int", KubernetesLoader.const
 def parse_document(text: str) -> Any:
     """Parse one YAML document (no `---` separators inside) into plain Python data."""
     if len(text) > MAX_DOCUMENT_BYTES:
-        raise YamlError(f"document is larger than the {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB limit")
+        raise YamlError(
+            f"document is larger than the {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB limit"
+        )
     if _needs_yaml11(text):
         data = _parse_yaml11(text)
         _check_shape(data, _Limits())  # PyYAML shares aliases: count what a walker would see
@@ -200,7 +219,7 @@ def _parse_fast(text: str) -> Any:
 
 def _parse_yaml11(text: str) -> Any:
     try:
-        return yaml.load(text, Loader=KubernetesLoader)  # noqa: S506 - a safe loader subclass
+        return yaml.load(text, Loader=KubernetesLoader)  # a safe loader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"

@@ -32,7 +32,9 @@ spec:
 """
 
 
-def cli(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, stdin: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "autobot_guard", *args],
         input=stdin,
@@ -123,17 +125,25 @@ def test_usage_errors_exit_2_without_traceback(args: tuple[str, ...], message: s
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("apiVersion: autobot-guard.io/v1\nkind: PolicyPack\nrules:\n  min-replica:\n    minReplicas: 3\n",
-         ":4: rules.min-replica: unknown key (unknown rule; did you mean 'min-replicas'?)"),
-        ("apiVersion: autobot-guard.io/v1\nkind: PolicyPack\nrules:\n  schema:\n    strict: maybe\n",
-         ":5: rules.schema.strict: Input should be a valid boolean"),
-        ("apiVersion: autobot-guard.io/v1\nkind: PolicyPack\nkubernetesVersion: latest\n",
-         ":3: kubernetesVersion: String should match pattern"),
+        (
+            "apiVersion: autobot-guard.io/v1\nkind: PolicyPack\nrules:\n  min-replica:\n    minReplicas: 3\n",
+            ":4: rules.min-replica: unknown key (unknown rule; did you mean 'min-replicas'?)",
+        ),
+        (
+            "apiVersion: autobot-guard.io/v1\nkind: PolicyPack\nrules:\n  schema:\n    strict: maybe\n",
+            ":5: rules.schema.strict: Input should be a valid boolean",
+        ),
+        (
+            "apiVersion: autobot-guard.io/v1\nkind: PolicyPack\nkubernetesVersion: latest\n",
+            ":3: kubernetesVersion: String should match pattern",
+        ),
         ("apiVersion: autobot-guard.io/v1\nkind: [\n", ":2: invalid YAML"),
         ("- a list\n", ":1: policy pack must be a mapping"),
     ],
 )
-def test_broken_config_is_one_line_naming_file_line_and_field(tmp_path: Path, content: str, message: str) -> None:
+def test_broken_config_is_one_line_naming_file_line_and_field(
+    tmp_path: Path, content: str, message: str
+) -> None:
     config = tmp_path / "pack.yaml"
     config.write_text(content)
     result = cli("check", "-", "--config", str(config), stdin=BAD_DEPLOYMENT)
@@ -154,7 +164,17 @@ def test_config_changes_severity_and_disables_rules(tmp_path: Path) -> None:
         "apiVersion: autobot-guard.io/v1\nkind: PolicyPack\nrules:\n"
         "  liveness-probe: {severity: warning}\n"
     )
-    result = cli("check", "-", "--config", str(config), "--format", "json", "--fail-on", "error", stdin=BAD_DEPLOYMENT)
+    result = cli(
+        "check",
+        "-",
+        "--config",
+        str(config),
+        "--format",
+        "json",
+        "--fail-on",
+        "error",
+        stdin=BAD_DEPLOYMENT,
+    )
     findings = json.loads(result.stdout)["findings"]
     assert {f["severity"] for f in findings if f["rule"] == "liveness-probe"} == {"warning"}
     config.write_text(

@@ -23,18 +23,34 @@ SEED = {
     "spec": {
         "serviceName": "redis",
         "replicas": 2,
-        "selector": {"matchLabels": {"app": "autobot-redis"}, "matchExpressions": [{"key": "tier", "operator": "In", "values": ["data"]}]},
+        "selector": {
+            "matchLabels": {"app": "autobot-redis"},
+            "matchExpressions": [{"key": "tier", "operator": "In", "values": ["data"]}],
+        },
         "template": {
             "metadata": {"labels": {"app": "autobot-redis", "tier": "data"}},
             "spec": {
-                "volumes": [{"name": "cfg", "configMap": {"name": "redis-config", "items": [{"key": "redis.conf", "path": "redis.conf"}]}}],
+                "volumes": [
+                    {
+                        "name": "cfg",
+                        "configMap": {
+                            "name": "redis-config",
+                            "items": [{"key": "redis.conf", "path": "redis.conf"}],
+                        },
+                    }
+                ],
                 "containers": [
                     {
                         "name": "redis",
                         "image": "redis/redis-stack-server:7.4.0-v3",
                         "ports": [{"containerPort": 6379, "name": "redis"}],
-                        "env": [{"name": "A", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}],
-                        "resources": {"requests": {"cpu": "250m", "memory": "2Gi"}, "limits": {"memory": "4Gi"}},
+                        "env": [
+                            {"name": "A", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}
+                        ],
+                        "resources": {
+                            "requests": {"cpu": "250m", "memory": "2Gi"},
+                            "limits": {"memory": "4Gi"},
+                        },
                         "livenessProbe": {"tcpSocket": {"port": "redis"}},
                         "readinessProbe": {"exec": {"command": ["redis-cli", "ping"]}},
                         "volumeMounts": [{"name": "data", "mountPath": "/data"}],
@@ -42,28 +58,68 @@ SEED = {
                 ],
             },
         },
-        "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {"resources": {"requests": {"storage": "8Gi"}}}}],
+        "volumeClaimTemplates": [
+            {"metadata": {"name": "data"}, "spec": {"resources": {"requests": {"storage": "8Gi"}}}}
+        ],
     },
 }
 OTHERS = [
-    {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "redis", "namespace": "autobot-data"},
-     "spec": {"clusterIP": "None", "selector": {"app": "autobot-redis"}, "ports": [{"port": 6379, "targetPort": "redis"}]}},
-    {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "deny", "namespace": "autobot-data"},
-     "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}},
-    {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "h", "namespace": "autobot-data"},
-     "spec": {"scaleTargetRef": {"kind": "StatefulSet", "name": "redis"}, "minReplicas": 2, "maxReplicas": 4,
-              "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}]}},
-    {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "p", "namespace": "autobot-data"},
-     "spec": {"maxUnavailable": "50%", "selector": {"matchLabels": {"app": "autobot-redis"}}}},
+    {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "redis", "namespace": "autobot-data"},
+        "spec": {
+            "clusterIP": "None",
+            "selector": {"app": "autobot-redis"},
+            "ports": [{"port": 6379, "targetPort": "redis"}],
+        },
+    },
+    {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "deny", "namespace": "autobot-data"},
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
+    },
+    {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "h", "namespace": "autobot-data"},
+        "spec": {
+            "scaleTargetRef": {"kind": "StatefulSet", "name": "redis"},
+            "minReplicas": 2,
+            "maxReplicas": 4,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": 70},
+                    },
+                }
+            ],
+        },
+    },
+    {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": "p", "namespace": "autobot-data"},
+        "spec": {"maxUnavailable": "50%", "selector": {"matchLabels": {"app": "autobot-redis"}}},
+    },
 ]
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-5, 2**40), st.floats(allow_nan=False),
-    st.text(max_size=12), st.sampled_from(["", "latest", "1Gi", "-1", "500m", "None", "In", "Exists", "x:y@sha256:0"]),
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 2**40),
+    st.floats(allow_nan=False),
+    st.text(max_size=12),
+    st.sampled_from(["", "latest", "1Gi", "-1", "500m", "None", "In", "Exists", "x:y@sha256:0"]),
 )
 values = st.recursive(
     scalars,
-    lambda children: st.one_of(st.lists(children, max_size=4), st.dictionaries(st.text(max_size=10), children, max_size=4)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=12,
 )
 

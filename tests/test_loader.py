@@ -115,7 +115,11 @@ def test_oversized_document_is_refused() -> None:
 
 
 def test_multi_document_file_gives_every_resource_its_own_lines(tmp_path: Path) -> None:
-    path = write(tmp_path, "stack.yaml", f"# leading comment\n---\n{DEPLOYMENT}---\n{DEPLOYMENT.replace('backend', 'frontend')}")
+    path = write(
+        tmp_path,
+        "stack.yaml",
+        f"# leading comment\n---\n{DEPLOYMENT}---\n{DEPLOYMENT.replace('backend', 'frontend')}",
+    )
     result = load_paths([path])
     assert not result.errors
     first, second = result.resources
@@ -125,7 +129,12 @@ def test_multi_document_file_gives_every_resource_its_own_lines(tmp_path: Path) 
     assert second.line_of(container) == 18 + 18
     # A missing field points at its nearest existing parent.
     assert first.line_of((*container, "resources")) == 18
-    assert first.line_of(("spec", "template", "spec", "containers", 0, "resources", "limits", "memory")) == 17
+    assert (
+        first.line_of(
+            ("spec", "template", "spec", "containers", 0, "resources", "limits", "memory")
+        )
+        == 17
+    )
 
 
 def test_flow_style_falls_back_to_exact_lines(tmp_path: Path) -> None:
@@ -141,7 +150,10 @@ def test_kind_list_expands_items_with_their_lines(tmp_path: Path) -> None:
         "- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: two\n    namespace: autobot-system\n"
     )
     result = load_paths([write(tmp_path, "list.yaml", text)])
-    assert [(r.name, r.namespace) for r in result.resources] == [("one", "default"), ("two", "autobot-system")]
+    assert [(r.name, r.namespace) for r in result.resources] == [
+        ("one", "default"),
+        ("two", "autobot-system"),
+    ]
     assert result.resources[1].line_of(("metadata", "namespace")) == 12
 
 
@@ -163,7 +175,9 @@ def test_directories_are_walked_recursively_and_sorted(tmp_path: Path) -> None:
 
 
 def test_empty_files_and_documents_are_not_errors(tmp_path: Path) -> None:
-    result = load_paths([write(tmp_path, "empty.yaml", ""), write(tmp_path, "only.yaml", "---\n# nothing\n---\n")])
+    result = load_paths(
+        [write(tmp_path, "empty.yaml", ""), write(tmp_path, "only.yaml", "---\n# nothing\n---\n")]
+    )
     assert result.errors == [] and result.resources == []
 
 
@@ -177,8 +191,16 @@ def test_empty_files_and_documents_are_not_errors(tmp_path: Path) -> None:
         ("- just\n- a list\n", 1, "document is a list, not a mapping"),
         ("kind: ConfigMap\nmetadata: {name: x}\n", 1, "missing apiVersion"),
         ("apiVersion: v1\nmetadata: {name: x}\n", 1, "missing kind"),
-        ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  labels: {a: b}\n", 3, "missing metadata.name"),
-        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: 1, a: 2}\n", 4, "duplicate key"),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  labels: {a: b}\n",
+            3,
+            "missing metadata.name",
+        ),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: 1, a: 2}\n",
+            4,
+            "duplicate key",
+        ),
         (b"apiVersion: v1\nkind: \xff\xfe\n", 2, "not UTF-8"),
         (b"\x00\x01binary", None, "binary file"),
     ],

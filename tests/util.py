@@ -15,7 +15,9 @@ from autobot_guard.paths import bundled_policy_pack
 
 def pack_with(rules: dict[str, Any] | None = None, **top: Any) -> PolicyPack:
     """The bundled policy pack with some rule settings / top-level keys replaced."""
-    base = load_policy_pack(str(bundled_policy_pack())).model.model_dump(by_alias=True, exclude_none=True)
+    base = load_policy_pack(str(bundled_policy_pack())).model.model_dump(
+        by_alias=True, exclude_none=True
+    )
     for rule_id, settings in (rules or {}).items():
         base["rules"].setdefault(rule_id, {}).update(settings)
     base.update(top)

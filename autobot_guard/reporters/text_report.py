@@ -51,6 +51,13 @@ def summary_line(report: Report, color: bool = False) -> str:
     checked = f"checked {report.resources} resources in {report.files} files"
     if report.target:
         checked += f" ({report.target})"
-    text = f"{checked} with policy pack {report.policy_pack} (Kubernetes {report.kubernetes_version}): " + ", ".join(parts)
-    status = "31;1" if summary["errors"] or report.errors else ("33;1" if summary["warnings"] else "32;1")
+    text = (
+        f"{checked} with policy pack {report.policy_pack} "
+        f"(Kubernetes {report.kubernetes_version}): " + ", ".join(parts)
+    )
+    status = (
+        "31;1"
+        if summary["errors"] or report.errors
+        else ("33;1" if summary["warnings"] else "32;1")
+    )
     return _paint(text, status, color)

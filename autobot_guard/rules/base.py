@@ -25,7 +25,9 @@ class RuleSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     enabled: bool = True
-    severity: Severity | None = Field(default=None, description="Overrides the rule's default severity.")
+    severity: Severity | None = Field(
+        default=None, description="Overrides the rule's default severity."
+    )
 
 
 class Violation(NamedTuple):

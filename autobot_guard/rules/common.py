@@ -69,3 +69,53 @@ def replicas(resource: Resource, inventory: Inventory) -> int | None:
 def container_label(container: Container) -> str:
     kind = "init container" if container.init else "container"
     return f"{kind} {container.name!r}"
+
+
+def as_int(value: Any) -> int | None:
+    """`value` if it is a YAML integer (not a bool), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def existing_path(resource: Resource, path: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """The longest leading part of `path` that exists in the resource: where a missing field
+    is reported (its nearest existing parent)."""
+    from ..locate import existing_depth
+
+    return path[: existing_depth(resource.data, path)]
+
+
+def mapping_at(data: Any, *path: str) -> dict[str, Any]:
+    """The mapping at `path` inside `data`, or {} when absent or not a mapping."""
+    node = data
+    for part in path:
+        node = node.get(part) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else {}
+
+
+def object_label(resource: Resource) -> str:
+    """Like `Deployment autobot-system/autobot-backend` (`Kind name` when cluster-scoped)."""
+    if resource.namespace:
+        return f"{resource.kind} {resource.namespace}/{resource.name}"
+    return f"{resource.kind} {resource.name}"
+
+
+def describe_labels(labels: dict[str, Any], limit: int = 3) -> str:
+    """Like `labels app=autobot-backend, component=api, +2 more`; `no labels` when empty."""
+    items = [f"{key}={value}" for key, value in labels.items()]
+    if not items:
+        return "no labels"
+    shown = ", ".join(items[:limit])
+    more = f", +{len(items) - limit} more" if len(items) > limit else ""
+    return f"labels {shown}{more}"
+
+
+def pod_labels_path(resource: Resource) -> tuple[str | int, ...]:
+    """Where a workload's pod template labels are (the Pod's own labels for a bare Pod)."""
+    return (*resource.template_path, "metadata", "labels")
+
+
+def name_list(resources: list[Resource], limit: int = 2) -> str:
+    """Like `Deployment ns/a, StatefulSet ns/b, +3 more`, for messages naming several objects."""
+    shown = ", ".join(object_label(resource) for resource in resources[:limit])
+    extra = len(resources) - limit
+    return shown if extra <= 0 else f"{shown}, +{extra} more"

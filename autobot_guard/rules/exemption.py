@@ -26,7 +26,10 @@ class Exemption(Rule):
     id = "exemption"
     default_severity = Severity.ERROR
     summary = "Exemption annotations name known rules and carry a reason"
-    fix = f'Add `{REASON}: "<why this object cannot comply>"` next to `{EXEMPT}`, and use rule ids from `autobot-guard rules`.'
+    fix = (
+        f'Add `{REASON}: "<why this object cannot comply>"` next to `{EXEMPT}`, '
+        "and use rule ids from `autobot-guard rules`."
+    )
     failing_example = """\
 apiVersion: apps/v1
 kind: DaemonSet
@@ -56,16 +59,20 @@ spec:
             (("metadata", "annotations"), resource.annotations)
         ]
         if resource.is_workload and resource.template_path:
-            places.append(((*resource.template_path, "metadata", "annotations"), resource.pod_annotations))
+            places.append(
+                ((*resource.template_path, "metadata", "annotations"), resource.pod_annotations)
+            )
         has_reason = any(
             isinstance(a.get(REASON), str) and str(a.get(REASON)).strip() for _, a in places
         )
-        for path, annotations in places:
-            value = annotations.get(EXEMPT)
+        for path, notes in places:
+            value = notes.get(EXEMPT)
             if value is None:
                 continue
             if not isinstance(value, str):
-                yield Violation((*path, EXEMPT), f"{EXEMPT} must be a string of comma-separated rule ids")
+                yield Violation(
+                    (*path, EXEMPT), f"{EXEMPT} must be a string of comma-separated rule ids"
+                )
                 continue
             if not has_reason:
                 yield Violation(

@@ -14,12 +14,18 @@ from ..resources import Resource
 from .base import Context, Rule, RuleSettings, Violation
 
 _GROUP_PREFIX = re.compile(r"^([^./]*)(?:\.[^/]*)?/")
+# The serialization grammar of resource.Quantity; the published schema only says "string".
+QUANTITY_PATTERN = (
+    r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+    r"(?:[KMGTPE]i|[numkMGTPE]|[eE][+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))?$"
+)
+_QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
 
 
 class SchemaSettings(RuleSettings):
     strict: bool = Field(
         default=True,
-        description="Reject fields the Kubernetes schema does not know (typos such as `livenessprobe`).",
+        description="Reject fields the Kubernetes schema does not know (typos: `livenessprobe`).",
     )
 
 
@@ -40,7 +46,10 @@ class Schema(Rule):
     id = "schema"
     default_severity = Severity.ERROR
     summary = "The document validates against the Kubernetes OpenAPI schema"
-    fix = "Correct the field name, type or value the schema names; `kubectl explain KIND.FIELD` shows the schema."
+    fix = (
+        "Correct the field name, type or value the schema names; "
+        "`kubectl explain KIND.FIELD` shows the schema."
+    )
     Settings = SchemaSettings
     failing_example = """\
 apiVersion: v1
@@ -67,7 +76,11 @@ spec:
         version_dir = schema_directory(context.kubernetes_version, self.settings.strict)
         group = resource.group
         builtin = "." not in group or group.endswith(".k8s.io")
-        validator = _validator(version_dir, schema_file_name(resource.api_version, resource.kind)) if builtin else None
+        validator = (
+            _validator(version_dir, schema_file_name(resource.api_version, resource.kind))
+            if builtin
+            else None
+        )
         if validator is None:
             if builtin and resource.kind in _known_kinds(version_dir):
                 served = ", ".join(sorted(_known_kinds(version_dir)[resource.kind]))
@@ -82,7 +95,7 @@ spec:
                 ("apiVersion",),
                 f"no schema for {resource.api_version} {resource.kind} in Kubernetes "
                 f"{context.kubernetes_version} (a custom resource?): not validated",
-                fix="Nothing to do for custom resources; check the spelling of apiVersion and kind otherwise.",
+                fix="Nothing to do for a custom resource; else check apiVersion and kind.",
                 severity_cap=Severity.INFO,
             )
             return
@@ -98,10 +111,20 @@ spec:
                         seen.add(item)
                         yield Violation(item[0], item[1])
                 continue
+            if _is_bad_quantity(error):
+                message = f"{error.instance!r} is not a valid Kubernetes quantity (e.g. 500m, 2Gi)"
             if (path, message) in seen:
                 continue
             seen.add((path, message))
             yield Violation(path, message)
+
+
+def _is_bad_quantity(error: Any) -> bool:
+    return (
+        type(error.kind).__name__ == "OneOfNotValid"
+        and isinstance(error.instance, str)
+        and not re.match(QUANTITY_PATTERN, error.instance)
+    )
 
 
 def schema_file_name(api_version: str, kind: str) -> str:
@@ -149,6 +172,11 @@ def _registry(version_dir: Path) -> Any:
     import jsonschema_rs
 
     definitions = _definitions(version_dir)
+    quantity = definitions.get("$defs", {}).get(_QUANTITY)
+    if quantity and "oneOf" in quantity:  # the API server rejects "lots" or "2 GB": so do we
+        definitions["$defs"][_QUANTITY] = {
+            "oneOf": [{"type": "string", "pattern": QUANTITY_PATTERN}, {"type": ["number", "null"]}]
+        }
     return jsonschema_rs.Registry([(definitions["$id"], definitions)])
 
 
@@ -170,7 +198,12 @@ def _known_kinds(version_dir: Path) -> dict[str, set[str]]:
     for definition in _definitions(version_dir).get("$defs", {}).values():
         for gvk in definition.get("x-kubernetes-group-version-kind", []) or []:
             group, version, kind = gvk.get("group", ""), gvk.get("version", ""), gvk.get("kind", "")
-            if kind.endswith("List") or kind in ("WatchEvent", "DeleteOptions", "Status", "APIResourceList"):
+            if kind.endswith("List") or kind in (
+                "WatchEvent",
+                "DeleteOptions",
+                "Status",
+                "APIResourceList",
+            ):
                 continue
             kinds.setdefault(kind, set()).add(f"{group}/{version}" if group else version)
     return kinds

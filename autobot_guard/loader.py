@@ -19,7 +19,8 @@ from .yamlparse import MAX_DEPTH, KubernetesLoader, YamlError, parse_document
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 MAX_FILE_BYTES = 64 * 1024 * 1024
-_SEPARATOR = re.compile(r"^(?:---|\.\.\.)(?=[ \t]|$)", re.M)
+# Led by the literal newline so the engine skips ahead instead of trying every position.
+_SEPARATOR = re.compile(r"\n(?:---|\.\.\.)(?=[ \t\n]|\Z)")
 
 
 @dataclass(slots=True)
@@ -141,10 +142,11 @@ def _split_documents(text: str) -> list[tuple[int, str]]:
     """
     chunks: list[tuple[int, str]] = []
     position, line, prefix = 0, 0, ""
-    for match in _SEPARATOR.finditer(text):
-        chunks.append((line, prefix + text[position : match.start()]))
-        line += text.count("\n", position, match.start())
-        position, prefix = match.end(), " " * (match.end() - match.start())
+    for match in _SEPARATOR.finditer("\n" + text):  # offsets shift by one: start is the marker's
+        start, end = match.start(), match.end() - 1
+        chunks.append((line, prefix + text[position:start]))
+        line += text.count("\n", position, start)
+        position, prefix = end, " " * (end - start)
     chunks.append((line, prefix + text[position:]))
     return chunks
 

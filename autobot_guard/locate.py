@@ -115,18 +115,6 @@ class TextLocator:
         for index in range(lo, hi):
             yield index, lines[index]
 
-    def _end(self, start: int, hi: int, indent: int, dashes: bool) -> int:
-        """End of the block nested under a line at `indent` (same-indent dashes for a key)."""
-        lines = self.lines
-        index = start
-        while index < hi:
-            _, line_indent, content = lines[index]
-            if line_indent > indent or (dashes and line_indent == indent and _is_dash(content)):
-                index += 1
-            else:
-                break
-        return index
-
     def _key(
         self, first: Line, head: Line | None, lo: int, hi: int, key: str
     ) -> tuple[int, Line | None, int, int] | None:
@@ -146,7 +134,7 @@ class TextLocator:
                     return number, None, _ONE_LINE_FLOW, _ONE_LINE_FLOW
                 return number, None, 0, 0  # inline value: nothing below it to descend into
             start = lo if index == -1 else index + 1
-            return number, None, start, self._end(start, hi, indent, dashes=True)
+            return number, None, start, len(self.lines)  # the block ends where indentation drops
         return None
 
     def _item(
@@ -155,18 +143,13 @@ class TextLocator:
         indent = first[1]
         seen = -1
         for index, line in self._region(head, lo, hi):
-            if line[1] < indent:
-                break
-            if line[1] == indent and _is_dash(line[2]):
+            if line[1] < indent or (line[1] == indent and not _is_dash(line[2])):
+                break  # dedent, or the next key of the mapping that holds this sequence
+            if line[1] == indent:
                 seen += 1
                 if seen == wanted:
                     start = lo if index == -1 else index + 1
-                    return (
-                        line[0],
-                        _after_dash(line),
-                        start,
-                        self._end(start, hi, indent, dashes=False),
-                    )
+                    return line[0], _after_dash(line), start, len(self.lines)
         return None
 
 

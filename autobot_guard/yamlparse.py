@@ -23,53 +23,38 @@ _ALIAS_LIMITS = yaml_rs.AliasLimits(max_total_replayed_events=MAX_NODES, max_rep
 
 # Plain scalars that YAML 1.1 (go-yaml v2) and YAML 1.2 (yaml-rs) read differently:
 # y/n/yes/no/on/off booleans, 0755-style octals and `<<` merge keys (yaml-rs keeps a
-# literal "<<" key). Whole-text regexes cost more than parsing, so cheap C-level
-# token and substring tests come first and the precise regex confirms.
-_BOOL_WORDS = (
-    "y",
-    "Y",
-    "yes",
-    "Yes",
-    "YES",
-    "n",
-    "N",
-    "no",
-    "No",
-    "NO",
-    "on",
-    "On",
-    "ON",
-    "off",
-    "Off",
-    "OFF",
-)
-_RISKY_TOKENS = frozenset([*_BOOL_WORDS, *(word + ":" for word in _BOOL_WORDS), "<<", "<<:"])
-_FLOW_PUNCTUATION = str.maketrans({c: " " for c in "[]{},?"})
-_YAML11_RISK = re.compile(
-    r"(?:^|[\s\[{,?:-])"
-    r"(?:[yYnN]|yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|[-+]?0[0-9_]+|[-+]?0b[01_]+|<<)"
-    r"[ \t]*(?:$|[,\]}#:])",
+# literal "<<" key). Regexes that test a context before the word try every position of
+# the text and cost more than parsing it, so: whitespace tokens against a set (C speed)
+# for the words, a literal-led regex for octals, and Python only at the few hits.
+_WORDS = ("y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO")
+_WORDS += ("on", "On", "ON", "off", "Off", "OFF", "<<")
+_RISKY_TOKENS = frozenset([*_WORDS, *(word + ":" for word in _WORDS)])
+_FLOW_PUNCTUATION = str.maketrans({c: " " for c in "[]{},"})
+_WORD_IN_CONTEXT = re.compile(
+    r"(?:^|[\[{,:?-])[ \t]*(?:[yYnN]|[yY]es|YES|[nN]o|NO|[oO]n|ON|[oO]ff|OFF|<<)"
+    r"[ \t]*(?:$|[#,\]}:])",
     re.M,
 )
+_OCTAL = re.compile(r"0(?:[0-9_]+|b[01_]+)[ \t]*(?:$|[#,\]}])", re.M)
 _PREFIXED_INT = re.compile(r"[-+]?0[0-9_]+")
 
 
-_NUMBER_END = r"(?:[0-9_]+|b[01_]+)[ \t]*(?:$|[,\]}#])"
-_OCTAL_AFTER_SPACE = re.compile(" 0" + _NUMBER_END, re.M)  # literal prefix: a fast scan
-_OCTAL_IN_FLOW = re.compile("[\\[,]0" + _NUMBER_END, re.M)
-_OCTAL_SIGNED = re.compile(" [-+]0" + _NUMBER_END, re.M)
-
-
 def _needs_yaml11(text: str) -> bool:
-    flow = "[" in text or "{" in text
-    plain = text.translate(_FLOW_PUNCTUATION) if flow else text
-    if not _RISKY_TOKENS.isdisjoint(plain.split()) and _YAML11_RISK.search(text):
+    """True if some plain scalar or key reads differently in YAML 1.1 than in 1.2."""
+    tokens = (text.translate(_FLOW_PUNCTUATION) if "[" in text or "{" in text else text).split()
+    if not _RISKY_TOKENS.isdisjoint(tokens) and _WORD_IN_CONTEXT.search(text):
         return True
-    return bool(
-        _OCTAL_AFTER_SPACE.search(text)
-        or (flow and _OCTAL_IN_FLOW.search(text))
-        or (("-0" in text or "+0" in text) and _OCTAL_SIGNED.search(text))
-    )
+    for match in _OCTAL.finditer(text):
+        index = match.start() - 1
+        if index >= 0 and text[index] in "+-":
+            index -= 1  # a sign belongs to the scalar
+        if index >= 0 and text[index] not in " \t\n[{,":
+            continue  # "8000", "v1.05": the 0 is inside a longer scalar
+        while index >= 0 and text[index] in " \t":
+            index -= 1
+        if index < 0 or text[index] in "\n:-[{,?":
+            return True
+    return False
 
 
 def _may_be_deep(text: str) -> bool:
@@ -103,7 +88,9 @@ def _go_yaml_bool(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> bool:
 
 
 _TRUE = frozenset({"y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"})
-_GO_YAML_BOOLS = "|".join([*_BOOL_WORDS, "true", "True", "TRUE", "false", "False", "FALSE"])
+_GO_YAML_BOOLS = (
+    "y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF|true|True|TRUE|false|False|FALSE"
+)
 
 
 class KubernetesLoader(yaml.CSafeLoader):  # type: ignore[misc]

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from .config import PolicyPack
 from .findings import Finding, Report
 from .inventory import Inventory
+from .parallel import split_map
 from .resources import Resource
 from .rules.base import Context, Rule
 
@@ -22,6 +23,8 @@ def exemptions(resource: Resource) -> tuple[frozenset[str], str | None]:
     """Rule ids exempted on the object or its pod template, and the reason given (if any)."""
     ids: set[str] = set()
     reason: str | None = None
+    if not resource.annotations and not resource.pod_annotations:
+        return frozenset(), None
     sources = [resource.annotations]
     if resource.is_workload:
         sources.append(resource.pod_annotations)
@@ -47,41 +50,57 @@ def evaluate(
     inventory = inventory if inventory is not None else Inventory(resources)
     context = Context(inventory, pack.kubernetes_version)
     skipped = pack.skip_namespaces
+    candidates = judged if judged is not None else resources
+    to_judge = [r for r in candidates if r.namespace not in skipped]
     report = Report(kubernetes_version=pack.kubernetes_version, policy_pack=pack.source)
-    for resource in judged if judged is not None else resources:
-        if resource.namespace in skipped:
-            continue
-        report.resources += 1
-        report.checked.append((resource.document.file, resource.ref))
-        exempt_ids, reason = exemptions(resource)
-        for rule in active:
-            if not rule.applies_to(resource):
-                continue
-            for violation in rule.check(resource, context):
-                severity = rule.severity
-                if (
-                    violation.severity_cap is not None
-                    and violation.severity_cap.rank < severity.rank
-                ):
-                    severity = violation.severity_cap
-                finding = Finding(
-                    rule=rule.id,
-                    severity=severity,
-                    message=violation.message,
-                    fix=violation.fix or rule.fix,
-                    file=resource.document.file,
-                    line=resource.line_of(violation.path),
-                    resource=resource.ref,
-                    path=_render(violation.path),
-                )
-                if rule.id in exempt_ids and reason:
-                    finding.exempt_reason = reason
-                    report.exempted.append(finding)
-                else:
-                    report.findings.append(finding)
+    report.resources = len(to_judge)
+    report.checked = [(r.document.file, r.ref) for r in to_judge]
+
+    by_kind: dict[str, list[Rule]] = {}  # which rules apply, decided once per kind
+
+    def judge(batch: Sequence[Resource]) -> list[Finding]:
+        out: list[Finding] = []
+        for resource in batch:
+            rules_for_kind = by_kind.get(resource.kind)
+            if rules_for_kind is None:
+                rules_for_kind = by_kind[resource.kind] = [
+                    rule for rule in active if rule.kinds is None or resource.kind in rule.kinds
+                ]
+            out.extend(_judge(resource, rules_for_kind, context))
+        return out
+
+    # Warm the shared caches (validators, whole-set derivations) before a fork splits the
+    # rest, so the two processes do not both build them.
+    warm = _WARM_UP if len(to_judge) > _WARM_UP * 4 else len(to_judge)
+    batches = [judge(to_judge[:warm]), *split_map(judge, to_judge[warm:])]
+    for finding in (f for batch in batches for f in batch):
+        (report.exempted if finding.exempt_reason else report.findings).append(finding)
     report.findings.sort(key=_order)
     report.exempted.sort(key=_order)
     return report
+
+
+_WARM_UP = 100
+
+
+def _judge(resource: Resource, rules: list[Rule], context: Context) -> Iterable[Finding]:
+    exempt_ids, reason = exemptions(resource)
+    for rule in rules:
+        for violation in rule.check(resource, context):
+            severity = rule.severity
+            if violation.severity_cap is not None and violation.severity_cap.rank < severity.rank:
+                severity = violation.severity_cap
+            yield Finding(
+                rule=rule.id,
+                severity=severity,
+                message=violation.message,
+                fix=violation.fix or rule.fix,
+                file=resource.document.file,
+                line=resource.line_of(violation.path),
+                resource=resource.ref,
+                path=_render(violation.path),
+                exempt_reason=reason if rule.id in exempt_ids and reason else None,
+            )
 
 
 def _order(finding: Finding) -> tuple[str, int, str, str]:

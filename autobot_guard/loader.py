@@ -6,7 +6,8 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,9 @@ from typing import Any
 from .findings import InputError
 from .locate import Path as FieldPath
 from .locate import TextLocator, compose, existing_depth, node_line
+from .parallel import split_map
 from .resources import Resource, make_resource
-from .yamlparse import MAX_DEPTH, KubernetesLoader, YamlError, parse_document
+from .yamlparse import MAX_DEPTH, YamlError, check_shape, parse_document
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -53,6 +55,8 @@ class Document:
             if found == wanted and line is not None:
                 return line
         if self._node is None:
+            from .yaml11 import KubernetesLoader
+
             self._node = compose(self.text, KubernetesLoader) or False
         return node_line(self._node, path[:wanted]) if self._node else 1
 
@@ -64,35 +68,54 @@ class LoadResult:
     files: int = 0
 
 
+# What a parse produces, as plain data so a forked worker can send it back cheaply:
+# ("doc", file, first line, text, data, is_json) or ("error", file, line, message).
+Parsed = tuple[Any, ...]
+Source = tuple[str, bytes | None, bool | None]  # (name, content if already read, force_json)
+
+
 def load_paths(paths: Iterable[str], stdin_name: str = "<stdin>") -> LoadResult:
+    """Every document of every path, in order; files are parsed on two cores when many."""
     result = LoadResult()
+    sources: list[Source] = []
+    size = 0
     for path in paths:
         if path == "-":
-            raw = sys.stdin.buffer.read()
-            result.files += 1
-            _load_bytes(stdin_name, raw, result, force_json=None)
+            sources.append((stdin_name, sys.stdin.buffer.read(), None))
             continue
         for file, error in _expand(path):
             if error:
                 result.errors.append(InputError(file, None, error))
                 continue
-            result.files += 1
+            sources.append((file, None, file.endswith(".json")))
+            with suppress(OSError):
+                size += os.path.getsize(file)
+    result.files = len(sources)
+    for batch in split_map(_parse_sources, sources, weight=size // 2048, plain_data=True):
+        for item in batch:
+            if item[0] == "error":
+                result.errors.append(InputError(item[1], item[2], item[3]))
+            else:
+                _to_resources(Document(item[1], item[2], item[3], item[4], item[5]), result)
+    return result
+
+
+def _parse_sources(sources: Sequence[Source]) -> list[Parsed]:
+    out: list[Parsed] = []
+    for name, raw, force_json in sources:
+        if raw is None:
             try:
-                size = os.path.getsize(file)
-                if size > MAX_FILE_BYTES:
-                    result.errors.append(
-                        InputError(
-                            file, None, f"file is larger than the {MAX_FILE_BYTES >> 20} MiB limit"
-                        )
-                    )
+                if os.path.getsize(name) > MAX_FILE_BYTES:
+                    limit = f"file is larger than the {MAX_FILE_BYTES >> 20} MiB limit"
+                    out.append(("error", name, None, limit))
                     continue
-                with open(file, "rb") as handle:
+                with open(name, "rb") as handle:
                     raw = handle.read()
             except OSError as exc:
-                result.errors.append(InputError(file, None, f"cannot read: {exc.strerror or exc}"))
+                out.append(("error", name, None, f"cannot read: {exc.strerror or exc}"))
                 continue
-            _load_bytes(file, raw, result, force_json=file.endswith(".json"))
-    return result
+        out.extend(_parse_bytes(name, raw, force_json))
+    return out
 
 
 def _expand(path: str) -> Iterator[tuple[str, str | None]]:
@@ -112,26 +135,19 @@ def _expand(path: str) -> Iterator[tuple[str, str | None]]:
         yield path, "no such file or directory"
 
 
-def _load_bytes(name: str, raw: bytes, result: LoadResult, force_json: bool | None) -> None:
-    if b"\x00" in raw[:8192] or b"\x00" in raw:
-        result.errors.append(
-            InputError(name, None, "binary file (contains NUL bytes), not a manifest")
-        )
+def _parse_bytes(name: str, raw: bytes, force_json: bool | None) -> Iterator[Parsed]:
+    if b"\x00" in raw:
+        yield ("error", name, None, "binary file (contains NUL bytes), not a manifest")
         return
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
-        result.errors.append(InputError(name, line, f"not UTF-8 text (byte {exc.start})"))
+        yield ("error", name, line, f"not UTF-8 text (byte {exc.start})")
         return
     if force_json is None:
         force_json = text.lstrip().startswith("{")
-    documents = _json_documents(name, text) if force_json else _yaml_documents(name, text)
-    for item in documents:
-        if isinstance(item, InputError):
-            result.errors.append(item)
-            continue
-        _to_resources(item, result)
+    yield from _json_documents(name, text) if force_json else _yaml_documents(name, text)
 
 
 def _split_documents(text: str) -> list[tuple[int, str]]:
@@ -151,7 +167,7 @@ def _split_documents(text: str) -> list[tuple[int, str]]:
     return chunks
 
 
-def _yaml_documents(name: str, text: str) -> Iterator[Document | InputError]:
+def _yaml_documents(name: str, text: str) -> Iterator[Parsed]:
     for first_line, chunk in _split_documents(text.replace("\r\n", "\n")):
         if not chunk.strip():
             continue
@@ -159,36 +175,33 @@ def _yaml_documents(name: str, text: str) -> Iterator[Document | InputError]:
             data = parse_document(chunk)
         except YamlError as exc:
             where = first_line + exc.line if exc.line else first_line + 1
-            yield InputError(name, where, exc.message)
+            yield ("error", name, where, exc.message)
             continue
         if data is None:
             continue
-        yield Document(name, first_line + 1, chunk, data)
+        yield ("doc", name, first_line + 1, chunk, data, False)
 
 
-def _json_documents(name: str, text: str) -> Iterator[Document | InputError]:
+def _json_documents(name: str, text: str) -> Iterator[Parsed]:
     if not text.strip():
         return
     try:
         data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as exc:
-        yield InputError(name, exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})")
+        yield ("error", name, exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})")
         return
-    except (ValueError, RecursionError) as exc:
-        yield InputError(
-            name,
-            None,
-            f"invalid JSON: {exc if isinstance(exc, ValueError) else 'nesting too deep'}",
-        )
+    except ValueError as exc:
+        yield ("error", name, None, f"invalid JSON: {exc}")
+        return
+    except RecursionError:
+        yield ("error", name, None, f"nesting deeper than {MAX_DEPTH} levels")
         return
     try:
-        from .yamlparse import _check_shape, _Limits
-
-        _check_shape(data, _Limits())
+        check_shape(data)
     except YamlError as exc:
-        yield InputError(name, None, exc.message)
+        yield ("error", name, None, exc.message)
         return
-    yield Document(name, 1, text, data, is_json=True)
+    yield ("doc", name, 1, text, data, True)
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -8,26 +8,14 @@ back to PyYAML's node tree, which is exact.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import re
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
-import yaml
+if TYPE_CHECKING:
+    import yaml
 
 Path = tuple[str | int, ...]
-
-
-Line = tuple[int, int, str]  # (1-based number, indentation, content without indentation)
-
-
-def _significant_lines(text: str) -> list[Line]:
-    return [
-        (number, len(raw) - len(content), content.rstrip())
-        for number, raw in enumerate(text.split("\n"), start=1)
-        if (content := raw.lstrip(" ")) and content[0] != "#"
-    ]
-
-
-_ONE_LINE_FLOW = -1  # region marker: a flow collection that opens and closes on its line
 
 
 def _one_line_flow(value: str) -> bool:
@@ -54,107 +42,111 @@ def _one_line_flow(value: str) -> bool:
     return False
 
 
-def _is_dash(content: str) -> bool:
-    return content == "-" or content.startswith("- ")
+@lru_cache(maxsize=4096)
+def _key_pattern(column: int, key: str, dash_column: int) -> re.Pattern[str]:
+    """`key:` at `column`, or first on a `- ` line whose dash is at `dash_column`."""
+    name = re.escape(key)
+    lead = f" {{{column}}}"
+    if dash_column >= 0:
+        lead = f"(?:{lead}| {{{dash_column}}}- +)"
+    return re.compile(rf"^{lead}(?:{name}|\"{name}\"|'{name}')[ \t]*:(?=[ \t\n]|$)", re.M)
 
 
-def _after_dash(line: Line) -> Line | None:
-    """The virtual line after a sequence dash: "- name: a" at 4 -> "name: a" at 6."""
-    number, indent, content = line
-    if content == "-":
-        return None
-    rest = content[1:]
-    stripped = rest.lstrip(" ")
-    return (number, indent + 1 + len(rest) - len(stripped), stripped)
+@lru_cache(maxsize=256)
+def _dash_pattern(column: int) -> re.Pattern[str]:
+    return re.compile(rf"^ {{{column}}}-(?=[ \t\n]|$)", re.M)
 
 
-def _key_rest(content: str, key: str) -> str | None:
-    """The text after `key:` if this line defines `key`, else None."""
-    for quoted in (key, f'"{key}"', f"'{key}'"):
-        if content.startswith(quoted):
-            rest = content[len(quoted) :].lstrip(" ")
-            if rest == ":" or rest.startswith((": ", ":\t")):
-                return rest[1:].strip()
-    return None
+_CONTENT = re.compile(r"^( *)[^ \n#]", re.M)  # the first line that holds something
+_SPACES = re.compile(" *")
 
 
 class TextLocator:
-    """Indentation-based lookup over block-style YAML.
+    """Indentation-based lookup over block-style YAML, by regex over character offsets.
 
-    A region is (head, lo, hi): an optional virtual first line (the content after a
-    sequence dash) followed by lines[lo:hi]; nothing is copied while descending.
+    Only paths that exist in the parsed data are looked up, and YAML forbids duplicate
+    keys, so the first `key:` at the mapping's column after the parent is the one: no
+    block end needs to be measured. Everything that is not plain block style (flow
+    collections spanning lines, compact nested sequences, odd quoting) answers "not
+    found" and the caller falls back to PyYAML.
     """
 
     def __init__(self, text: str) -> None:
-        self.lines = _significant_lines(text)
+        self.text = text
 
     def locate(self, path: Path) -> tuple[int | None, int]:
         """(line of the deepest segment found, number of segments found)."""
-        head: Line | None = None
-        lo, hi = 0, len(self.lines)
-        line: int | None = self.lines[0][0] if self.lines else None
+        text = self.text
+        first = _CONTENT.search(text)
+        if first is None:
+            return None, 0
+        start, column, dash_column = first.start(), len(first.group(1)), -1
+        found_at = start
         for depth, part in enumerate(path):
-            first = head or (self.lines[lo] if lo < hi else None)
-            if first is None:
-                return line, depth
             if isinstance(part, int):
-                found = self._item(first, head, lo, hi, part)
+                if dash_column >= 0:
+                    return self._line(found_at), depth  # "- - a": leave it to PyYAML
+                match = None
+                for index, candidate in enumerate(_dash_pattern(column).finditer(text, start)):
+                    if index == part:
+                        match = candidate
+                        break
+                if match is None:
+                    return self._line(found_at), depth
+                found_at = match.start()
+                rest_start = match.end()
+                line_end = text.find("\n", rest_start)
+                rest = text[rest_start : line_end if line_end >= 0 else len(text)].strip()
+                if rest and not rest.startswith("#"):
+                    if _one_line_flow(rest):
+                        return self._line(found_at), len(path)
+                    # "- name: a": the item's mapping starts on the dash line
+                    dash_column = column
+                    column = _SPACES.match(text, rest_start).end() - found_at  # type: ignore[union-attr]
+                    start = found_at
+                    continue
             else:
-                found = self._key(first, head, lo, hi, part)
-            if found is None:
-                return line, depth
-            line, head, lo, hi = found
-            if lo == hi == _ONE_LINE_FLOW or (head is not None and _one_line_flow(head[2])):
-                return line, len(path)  # everything below sits on this line
-        return line, len(path)
+                match = _key_pattern(column, part, dash_column).search(text, start)
+                if match is None:
+                    return self._line(found_at), depth
+                found_at = match.start()
+                line_end = text.find("\n", match.end())
+                rest = text[match.end() : line_end if line_end >= 0 else len(text)].strip()
+                if rest and not rest.startswith(("&", "!", "#")):
+                    if _one_line_flow(rest):
+                        return self._line(found_at), len(path)
+                    return self._line(found_at), depth + 1  # an inline scalar: nothing below
+                key_column = self._column_of_key(match)
+                if line_end < 0:
+                    return self._line(found_at), depth + 1
+            # The block nested under this key or item: its column is that of its first line.
+            child = _CONTENT.search(text, line_end + 1)
+            if child is None:
+                return self._line(found_at), depth + 1
+            child_column = len(child.group(1))
+            parent_column = key_column if not isinstance(part, int) else column
+            is_dash = text.startswith("-", child.end() - 1)
+            if child_column < parent_column or (child_column == parent_column and not is_dash):
+                return self._line(found_at), depth + 1  # nothing nested (an empty value)
+            start, column, dash_column = child.start(), child_column, -1
+        return self._line(found_at), len(path)
 
-    def _region(self, head: Line | None, lo: int, hi: int) -> Iterator[tuple[int, Line]]:
-        if head is not None:
-            yield -1, head
-        lines = self.lines
-        for index in range(lo, hi):
-            yield index, lines[index]
+    def _column_of_key(self, match: re.Match[str]) -> int:
+        text = match.group(0)
+        stripped = text.lstrip(" ")
+        if stripped.startswith("-"):
+            after_dash = stripped[1:]
+            return len(text) - len(after_dash.lstrip(" "))
+        return len(text) - len(stripped)
 
-    def _key(
-        self, first: Line, head: Line | None, lo: int, hi: int, key: str
-    ) -> tuple[int, Line | None, int, int] | None:
-        indent = first[1]
-        if _is_dash(first[2]):
-            return None  # a sequence where a mapping was expected
-        for index, (number, line_indent, content) in self._region(head, lo, hi):
-            if line_indent < indent:
-                break
-            if line_indent != indent:
-                continue
-            rest = _key_rest(content, key)
-            if rest is None:
-                continue
-            if rest and not rest.startswith(("&", "!", "#")):
-                if _one_line_flow(rest):
-                    return number, None, _ONE_LINE_FLOW, _ONE_LINE_FLOW
-                return number, None, 0, 0  # inline value: nothing below it to descend into
-            start = lo if index == -1 else index + 1
-            return number, None, start, len(self.lines)  # the block ends where indentation drops
-        return None
-
-    def _item(
-        self, first: Line, head: Line | None, lo: int, hi: int, wanted: int
-    ) -> tuple[int, Line | None, int, int] | None:
-        indent = first[1]
-        seen = -1
-        for index, line in self._region(head, lo, hi):
-            if line[1] < indent or (line[1] == indent and not _is_dash(line[2])):
-                break  # dedent, or the next key of the mapping that holds this sequence
-            if line[1] == indent:
-                seen += 1
-                if seen == wanted:
-                    start = lo if index == -1 else index + 1
-                    return line[0], _after_dash(line), start, len(self.lines)
-        return None
+    def _line(self, offset: int) -> int:
+        return self.text.count("\n", 0, offset) + 1
 
 
 def compose(text: str, loader: type[Any]) -> yaml.Node | None:
     """PyYAML's node tree (with positions) of one document, or None if it cannot be read."""
+    import yaml
+
     try:
         return yaml.compose(text, Loader=loader)
     except yaml.YAMLError:
@@ -163,6 +155,8 @@ def compose(text: str, loader: type[Any]) -> yaml.Node | None:
 
 def node_line(node: yaml.Node, path: Path) -> int:
     """Exact lookup through PyYAML's node tree: the line of the deepest node on `path`."""
+    import yaml
+
     line = node.start_mark.line + 1
     for part in path:
         child = None

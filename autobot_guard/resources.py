@@ -89,6 +89,8 @@ class Resource:
     @property
     def template(self) -> dict[str, Any]:
         """The pod template (or the Pod itself): {"metadata": ..., "spec": ...}."""
+        if self.kind not in POD_TEMPLATE_PATH:
+            return {}
         node: Any = self.data
         for part in self.template_path:
             node = node.get(part) if isinstance(node, dict) else None

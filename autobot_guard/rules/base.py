@@ -62,9 +62,6 @@ class Rule:
     def severity(self) -> Severity:
         return self.settings.severity or self.default_severity
 
-    def applies_to(self, resource: Resource) -> bool:
-        return self.kinds is None or resource.kind in self.kinds
-
     def check(self, resource: Resource, context: Context) -> Iterable[Violation]:
         raise NotImplementedError
 

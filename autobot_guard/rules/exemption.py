@@ -53,6 +53,8 @@ spec:
     )
 
     def check(self, resource: Resource, context: Context) -> Iterator[Violation]:
+        if EXEMPT not in resource.annotations and EXEMPT not in resource.pod_annotations:
+            return
         from . import RULES_BY_ID
 
         places: list[tuple[tuple[str | int, ...], dict[str, object]]] = [

@@ -127,6 +127,7 @@ def _is_bad_quantity(error: Any) -> bool:
     )
 
 
+@cache
 def schema_file_name(api_version: str, kind: str) -> str:
     # rbac.authorization.k8s.io/v1 -> rbac-v1; apps/v1 -> apps-v1; v1 -> v1
     return kind.lower() + "-" + _GROUP_PREFIX.sub(r"\1-", api_version) + ".json"

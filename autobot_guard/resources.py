@@ -62,11 +62,17 @@ class Resource:
     name: str
     namespace: str | None
     ref: ResourceRef
+    group: str = ""
+    is_workload: bool = False
     _containers: list[Container] | None = field(default=None, repr=False)
+    # (template, labels, annotations, spec) of the pod template: rules ask for them often
+    _pod: tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]] | None = field(
+        default=None, repr=False
+    )
 
-    @property
-    def group(self) -> str:
-        return self.api_version.rpartition("/")[0]
+    def __post_init__(self) -> None:
+        self.group = self.api_version.rpartition("/")[0]
+        self.is_workload = self.kind in WORKLOADS and self.group in ("", "apps", "batch")
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -79,39 +85,43 @@ class Resource:
         return value if isinstance(value, dict) else {}
 
     @property
-    def is_workload(self) -> bool:
-        return self.kind in WORKLOADS and self.group in ("", "apps", "batch")
-
-    @property
     def template_path(self) -> FieldPath:
         return POD_TEMPLATE_PATH[self.kind]
+
+    def _pod_parts(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+        if self._pod is None:
+            node: Any = self.data if self.kind in POD_TEMPLATE_PATH else None
+            for part in POD_TEMPLATE_PATH.get(self.kind, ()):
+                node = node.get(part) if isinstance(node, dict) else None
+            template = node if isinstance(node, dict) else {}
+            meta = template.get("metadata")
+            meta = meta if isinstance(meta, dict) else {}
+            labels, annotations = meta.get("labels"), meta.get("annotations")
+            spec = template.get("spec")
+            self._pod = (
+                template,
+                labels if isinstance(labels, dict) else {},
+                annotations if isinstance(annotations, dict) else {},
+                spec if isinstance(spec, dict) else {},
+            )
+        return self._pod
 
     @property
     def template(self) -> dict[str, Any]:
         """The pod template (or the Pod itself): {"metadata": ..., "spec": ...}."""
-        if self.kind not in POD_TEMPLATE_PATH:
-            return {}
-        node: Any = self.data
-        for part in self.template_path:
-            node = node.get(part) if isinstance(node, dict) else None
-        return node if isinstance(node, dict) else {}
+        return self._pod_parts()[0]
 
     @property
-    def pod_labels(self) -> dict[str, str]:
-        meta = self.template.get("metadata")
-        labels = meta.get("labels") if isinstance(meta, dict) else None
-        return labels if isinstance(labels, dict) else {}
+    def pod_labels(self) -> dict[str, Any]:
+        return self._pod_parts()[1]
 
     @property
     def pod_annotations(self) -> dict[str, Any]:
-        meta = self.template.get("metadata")
-        value = meta.get("annotations") if isinstance(meta, dict) else None
-        return value if isinstance(value, dict) else {}
+        return self._pod_parts()[2]
 
     @property
     def pod_spec(self) -> dict[str, Any]:
-        spec = self.template.get("spec")
-        return spec if isinstance(spec, dict) else {}
+        return self._pod_parts()[3]
 
     @property
     def pod_spec_path(self) -> FieldPath:

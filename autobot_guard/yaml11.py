@@ -36,7 +36,7 @@ class KubernetesLoader(yaml.CSafeLoader):  # type: ignore[misc]
                 continue
             key = self.construct_object(key_node, deep=True)
             try:
-                duplicate = key in seen
+                duplicate = (type(key), key) in seen  # True == 1 in Python, not in YAML
             except TypeError:
                 raise yaml.constructor.ConstructorError(
                     None, None, "a mapping key must be a scalar", key_node.start_mark
@@ -45,7 +45,7 @@ class KubernetesLoader(yaml.CSafeLoader):  # type: ignore[misc]
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key {key!r}", key_node.start_mark
                 )
-            seen.add(key)
+            seen.add((type(key), key))
         return super().construct_mapping(node, deep=deep)
 
     def construct_yaml_int(self, node: yaml.ScalarNode) -> int:

@@ -89,7 +89,6 @@ def parse_document(text: str) -> Any:
         )
     if _needs_yaml11(text):
         data = _parse_yaml11(text)
-        check_shape(data)  # PyYAML shares aliases: count what a walker would see
     else:
         data = _parse_fast(text)  # yaml-rs enforces the alias limits itself
         if _may_be_deep(text):
@@ -124,7 +123,31 @@ def _parse_fast(text: str) -> Any:
 def _parse_yaml11(text: str) -> Any:
     from .yaml11 import parse_yaml11  # PyYAML loads only for documents that need it
 
-    return parse_yaml11(text)
+    data = parse_yaml11(text)
+    check_shape(data)  # before walking it: PyYAML shares aliased nodes
+    return string_keys(data)
+
+
+def _key_text(key: Any) -> str:
+    """A mapping key as sigs.k8s.io/yaml turns it into JSON: `true`, `1`, `null`."""
+    if isinstance(key, str):
+        return key
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if key is None:
+        return "null"
+    if isinstance(key, float) and key.is_integer():
+        return str(int(key))
+    return str(key)
+
+
+def string_keys(data: Any) -> Any:
+    """`data` with every mapping key a string (JSON has no other), rebuilt only if needed."""
+    if isinstance(data, dict):
+        return {_key_text(k): string_keys(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [string_keys(item) for item in data]
+    return data
 
 
 def check_shape(data: Any, limits: _Limits = _Limits()) -> None:

@@ -100,7 +100,13 @@ spec:
             )
             return
         seen: set[tuple[tuple[str | int, ...], str]] = set()
-        for error in validator.iter_errors(resource.data):
+        try:
+            errors = list(validator.iter_errors(resource.data))
+        except ValueError:  # a non-string key (`1: x` in YAML): JSON would make it "1"
+            from ..yamlparse import string_keys
+
+            errors = list(validator.iter_errors(string_keys(resource.data)))
+        for error in errors:
             path = tuple(error.instance_path)
             message = error.message
             unexpected = getattr(error.kind, "unexpected", None)

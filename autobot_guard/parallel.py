@@ -71,4 +71,4 @@ def split_map(
         ok, theirs = codec.loads(payload) if payload else (False, "child died")
     except (pickle.UnpicklingError, EOFError, ValueError):
         ok, theirs = False, "unreadable result"
-    return [mine, theirs if ok else work(second)]
+    return [mine, theirs if ok else work(second)]  # type: ignore[list-item]  # ok: theirs is R

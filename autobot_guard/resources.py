@@ -176,9 +176,10 @@ def make_resource(
     else:
         if not isinstance(metadata, dict):
             return None, ("missing metadata: every Kubernetes object needs metadata.name", ())
-        name = metadata.get("name") or metadata.get("generateName")
-        if not isinstance(name, str) or not name:
+        given = metadata.get("name") or metadata.get("generateName")
+        if not isinstance(given, str) or not given:
             return None, ("missing metadata.name", ("metadata",))
+        name = given
         namespace_value = metadata.get("namespace")
         if kind in CLUSTER_SCOPED:
             namespace = None

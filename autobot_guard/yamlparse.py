@@ -25,7 +25,7 @@ _ALIAS_LIMITS = yaml_rs.AliasLimits(max_total_replayed_events=MAX_NODES, max_rep
 # literal "<<" key). Regexes that test a context before the word try every position of
 # the text and cost more than parsing it, so: whitespace tokens against a set (C speed)
 # for the words, a literal-led regex for octals, and Python only at the few hits.
-_WORDS = ("y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO")
+_WORDS: tuple[str, ...] = ("y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO")
 _WORDS += ("on", "On", "ON", "off", "Off", "OFF", "<<")
 _RISKY_TOKENS = frozenset([*_WORDS, *(word + ":" for word in _WORDS)])
 _FLOW_PUNCTUATION = str.maketrans({c: " " for c in "[]{},"})

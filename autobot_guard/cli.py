@@ -87,49 +87,19 @@ def check(
     # generational passes over that heap cost more than parsing, and manifests make no
     # reference cycles worth collecting in a short-lived process.
     gc.disable()
-    from .config import ConfigError, PolicyPack, load_policy_pack
-    from .engine import evaluate
+    from .check import CheckOptions, UsageError, run_check
     from .findings import Severity
-    from .loader import load_paths
-    from .paths import bundled_manifests, bundled_policy_pack
     from .reporters import render
-    from .rules.schema import schema_directory, supported_versions
 
     try:
-        pack = load_policy_pack(config) if config else load_policy_pack(str(bundled_policy_pack()))
-    except ConfigError as exc:
-        _die(exc.error.display())
-    if kubernetes_version:
-        pack = PolicyPack(
-            pack.model.model_copy(update={"kubernetesVersion": kubernetes_version}), pack.source
-        )
-    try:
-        schema_directory(pack.kubernetes_version, True)
-    except ValueError:
-        _die(
-            f"Kubernetes version {pack.kubernetes_version!r} is not supported "
-            f"(supported: {supported_versions()[0]} to {supported_versions()[-1]}, as X.Y)"
-        )
-    target = ""
-    if not paths:
-        paths = (str(bundled_manifests()),)
-        target = "the bundled AutoBot reference manifests"
-    loaded = load_paths(paths)
-    report = evaluate(loaded.resources, pack)
-    report.errors = loaded.errors
-    report.files = loaded.files
-    report.target = target
+        report = run_check(CheckOptions(paths, config, kubernetes_version))
+    except UsageError as exc:
+        _die(str(exc))
     color = (
         fmt == "text" and output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     )
     threshold = None if fail_on == "never" else Severity(fail_on)
-    if fmt == "text" and quiet:
-        text = "".join(
-            f"{f.file}:{f.line}: {f.severity.value} {f.rule} {f.resource.display()}: {f.message}\n"
-            for f in report.findings
-        ) + "".join(f"{e.display()}\n" for e in report.errors)
-    else:
-        text = render(report, fmt, color=color)
+    text = render(report, "quiet" if fmt == "text" and quiet else fmt, color=color)
     if output:
         try:
             with open(output, "w", encoding="utf-8") as handle:

@@ -8,6 +8,7 @@ from typing import Protocol
 from ..findings import Report
 
 FORMATS = ("text", "json", "sarif", "junit", "github")
+_MODULES = {"quiet": "text_report"}  # `--quiet` is the text format's one-line-per-finding form
 
 
 class Renderer(Protocol):
@@ -15,8 +16,8 @@ class Renderer(Protocol):
 
 
 def render(report: Report, fmt: str, *, color: bool = False) -> str:
-    if fmt not in FORMATS:
+    if fmt not in FORMATS and fmt not in _MODULES:
         raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
-    module = importlib.import_module(f"{__name__}.{fmt}_report")
-    renderer: Renderer = module.render
+    module = importlib.import_module(f"{__name__}.{_MODULES.get(fmt, fmt + '_report')}")
+    renderer: Renderer = module.render_quiet if fmt == "quiet" else module.render
     return renderer(report, color=color)

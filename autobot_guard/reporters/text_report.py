@@ -13,7 +13,7 @@ def _paint(text: str, code: str, color: bool) -> str:
     return f"\033[{code}m{text}\033[0m" if color else text
 
 
-def render(report: Report, *, color: bool = False, quiet: bool = False) -> str:
+def render(report: Report, *, color: bool = False) -> str:
     lines: list[str] = []
     for error in report.errors:
         lines.append(f"{_paint('input error', '31;1', color)}: {error.display()}")
@@ -26,6 +26,16 @@ def render(report: Report, *, color: bool = False, quiet: bool = False) -> str:
         lines.append("")
     lines.append(summary_line(report, color))
     return "\n".join(lines) + "\n"
+
+
+def render_quiet(report: Report, *, color: bool = False) -> str:
+    """One line per finding and per input error, no summary: for scripts and editors."""
+    lines = [
+        f"{f.file}:{f.line}: {f.severity.value} {f.rule} {f.resource.display()}: {f.message}"
+        for f in report.findings
+    ]
+    lines.extend(error.display() for error in report.errors)
+    return "".join(f"{line}\n" for line in lines)
 
 
 def _finding_lines(finding: Finding, color: bool) -> list[str]:

@@ -13,6 +13,7 @@ def render(report: Report, *, color: bool = False) -> str:
         "version": __version__,
         "kubernetesVersion": report.kubernetes_version,
         "policyPack": report.policy_pack,
+        "target": report.target or None,  # set when the bundled reference manifests were checked
         "summary": report.summary(),
         "findings": [finding.to_json() for finding in report.findings],
         "exempted": [finding.to_json() for finding in report.exempted],

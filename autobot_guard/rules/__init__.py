@@ -14,7 +14,8 @@ from .base import Rule
 CATALOGUE_ORDER = (
     "schema", "liveness-probe", "readiness-probe", "probe-port", "min-replicas",
     "hpa-replicas", "hpa-target", "resource-requests", "resource-limits", "network-policy",
-    "network-policy-target", "logging-labels", "selector-match", "pvc-size", "volume-mount",
+    "network-policy-target", "dns-egress", "logging-labels", "selector-match", "pvc-size",
+    "volume-mount",
     "image-tag", "statefulset-service", "service-target", "config-ref", "pdb",
     "security-context", "exemption",
 )  # fmt: skip

@@ -53,7 +53,11 @@ spec:
     passing_example = failing_example.replace("replicas: 1", "replicas: 2")
 
     def check(self, resource: Resource, context: Context) -> Iterator[Violation]:
-        if not resource.is_workload or hpa_for(resource, context.inventory) is not None:
+        if not resource.is_workload:
+            return
+        hpa = hpa_for(resource, context.inventory)
+        if hpa is not None:
+            yield from self._below_hpa(resource, hpa)
             return
         minimum: int = self.settings.minReplicas
         value = resource.get("spec", "replicas")
@@ -71,4 +75,19 @@ spec:
                 ("spec", "replicas"),
                 f"{resource.kind} {resource.name!r} runs {count} "
                 f"replica{'' if count == 1 else 's'}; at least {minimum} are required",
+            )
+
+    @staticmethod
+    def _below_hpa(resource: Resource, hpa: Resource) -> Iterator[Violation]:
+        """Under an HPA, a written spec.replicas below its minimum scales the workload down
+        on every apply until the HPA reacts."""
+        count = as_int(resource.get("spec", "replicas"))
+        floor = as_int(hpa.get("spec", "minReplicas"))
+        if count is not None and count < (floor if floor is not None else 1):
+            yield Violation(
+                ("spec", "replicas"),
+                f"{resource.kind} {resource.name!r} sets spec.replicas {count}, below the "
+                f"minReplicas {floor} of HorizontalPodAutoscaler {hpa.name!r}: every apply "
+                "scales it down until the HPA reacts",
+                fix="Remove spec.replicas from a workload an HPA scales: the HPA owns it.",
             )

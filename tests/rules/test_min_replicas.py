@@ -77,7 +77,16 @@ def test_minimum_is_a_parameter() -> None:
 
 def test_hpa_scaled_workload_is_left_to_hpa_replicas() -> None:
     assert findings(workload(None) + HPA) == []
-    assert findings(workload(1) + HPA) == []
+    assert findings(workload(2) + HPA) == []
+
+
+def test_replicas_written_below_the_hpa_minimum_are_reported() -> None:
+    [(line, path, message)] = findings(workload(1) + HPA)
+    assert (line, path) == (5, "spec.replicas")
+    assert message == (
+        "Deployment 'autobot-frontend' sets spec.replicas 1, below the minReplicas 2 of "
+        "HorizontalPodAutoscaler 'autobot-frontend': every apply scales it down until the HPA reacts"
+    )
 
 
 def test_hpa_in_another_namespace_does_not_count() -> None:

@@ -1,0 +1,124 @@
+"""What both engines produce (`Hit`: a document, a kind of result, the rule's value) and
+how a hit becomes a `Finding`, so conftest and the embedded engine report identically.
+
+Conventions (conftest's, extended): a `deny`/`violation` value fails (error), a `warn`
+value warns (warning); a value is a message string (an empty one is a success) or an
+object with a string `msg` and optional `rule` (the finding's rule id, default
+`conftest:<namespace>`), `severity` (error, warning or info), `field` (the offending
+field's path, as a list of keys and indexes or a dotted string, for the line), `fix`,
+and `_loc` (`{"file", "line"}`, used when it names the document's own file).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..check import UsageError
+from ..engine import exemptions
+from ..findings import Finding, Severity, render_path
+from ..resources import FieldPath, Resource
+
+FAILURE = re.compile(r"^(deny|violation)(_[a-zA-Z0-9]+)*$")
+WARNING = re.compile(r"^warn(_[a-zA-Z0-9]+)*$")
+SEVERITIES = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
+DEFAULT_FIX = "Change the object so that the Rego policy (namespace {namespace}) passes."
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    index: int  # position of the resource in the list the engine was given
+    namespace: str
+    kind: str  # "failure" or "warning"
+    value: Any  # the rule's value: a message or an object with "msg"
+    loc: Any = None  # conftest's `loc` / the object's `_loc`, if any
+
+    def as_tuple(self) -> tuple[Any, ...]:  # plain data, for a forked worker
+        return (self.index, self.namespace, self.kind, self.value, self.loc)
+
+
+def rule_kind(name: str) -> str | None:
+    if FAILURE.match(name):
+        return "failure"
+    if WARNING.match(name):
+        return "warning"
+    return None
+
+
+def exception_name(rule: str) -> str:
+    """The name an `exception` rule lists to switch `rule` off (as conftest strips it)."""
+    for prefix in ("violation_", "deny_", "warn_"):
+        if rule.startswith(prefix):
+            return rule[len(prefix) :]
+    return rule
+
+
+def check_value(value: Any, namespace: str, rule: str) -> bool:
+    """Whether a rule's value reports something; conftest's error for a bad object."""
+    if isinstance(value, str):
+        return value != ""
+    if isinstance(value, dict):
+        if not isinstance(value.get("msg"), str):
+            raise UsageError(
+                f"Rego rule data.{namespace}.{rule} returned an object without a string "
+                f'"msg" field: {str(value)[:200]}'
+            )
+        return value["msg"] != ""
+    return False  # other values are ignored, as conftest does
+
+
+def to_finding(resource: Resource, hit: Hit) -> Finding:
+    value = hit.value
+    meta: dict[str, Any] = value if isinstance(value, dict) else {}
+    message = value if isinstance(value, str) else str(meta.get("msg", ""))
+    rule = meta.get("rule")
+    rule_id = (
+        rule.strip() if isinstance(rule, str) and rule.strip() else f"conftest:{hit.namespace}"
+    )
+    default = Severity.ERROR if hit.kind == "failure" else Severity.WARNING
+    severity = meta.get("severity")
+    level = SEVERITIES.get(severity.lower(), default) if isinstance(severity, str) else default
+    path = field_path(meta.get("field"))
+    fix = meta.get("fix")
+    exempt_ids, reason = exemptions(resource)
+    return Finding(
+        rule=rule_id,
+        severity=level,
+        message=message,
+        fix=fix if isinstance(fix, str) and fix else DEFAULT_FIX.format(namespace=hit.namespace),
+        file=resource.document.file,
+        line=_loc_line(hit.loc if hit.loc is not None else meta.get("_loc"), resource)
+        or resource.line_of(path),
+        resource=resource.ref,
+        path=render_path(path),
+        exempt_reason=reason if rule_id in exempt_ids and reason else None,
+    )
+
+
+def field_path(value: Any) -> FieldPath:
+    """["spec", "containers", 0] or "spec.containers[0]" -> ("spec", "containers", 0)."""
+    if isinstance(value, list):
+        parts: list[str | int] = []
+        for part in value:
+            if isinstance(part, bool) or not isinstance(part, str | int | float):
+                break
+            parts.append(int(part) if isinstance(part, float) else part)
+        return tuple(parts)
+    if isinstance(value, str):
+        return tuple(int(index) if index else key for key, index in _PATH_PART.findall(value))
+    return ()
+
+
+def _loc_line(loc: Any, resource: Resource) -> int | None:
+    if not isinstance(loc, dict):
+        return None
+    file, line = loc.get("file"), loc.get("line")
+    if file not in (None, "", resource.document.file):
+        return None  # a location in another file (conftest saw a per-document copy)
+    try:
+        number = int(str(line))
+    except ValueError:
+        return None
+    return number if number > 0 else None

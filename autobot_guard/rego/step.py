@@ -1,0 +1,166 @@
+"""The Rego step of `check` (after the built-in rules, into the same Report) and the
+in-process API of the admission webhook."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..check import UsageError
+from ..findings import Finding, Report
+from ..paths import bundled_policies
+from .policies import PolicySet, load_policy_set
+from .results import Hit, to_finding
+
+if TYPE_CHECKING:
+    from ..resources import Resource
+    from .embedded import EmbeddedEngine
+
+MODES = ("auto", "conftest", "embedded", "off")
+DEFAULT_TIMEOUT = 60.0  # seconds, for a whole run
+
+
+def default_policy_dir() -> Path:
+    return bundled_policies() / "rego"
+
+
+@dataclass
+class RegoStep:
+    mode: str  # resolved: "conftest", "embedded" or "off"
+    policies: PolicySet | None
+    timeout: float = DEFAULT_TIMEOUT
+    executable: str | None = None  # conftest's path
+
+    @classmethod
+    def prepare(
+        cls, mode: str = "auto", policy_dir: str | None = None, timeout: float = DEFAULT_TIMEOUT
+    ) -> RegoStep:
+        """Resolve the engine and read (for embedded: compile) the policies: every
+        problem is a UsageError here, before any manifest is read."""
+        from .conftest import INSTALL_HINT, find_conftest
+
+        if mode not in MODES:
+            raise UsageError(f"--rego must be one of {', '.join(MODES)}, not {mode!r}")
+        if timeout <= 0:
+            raise UsageError("--rego-timeout must be a positive number of seconds")
+        directory = Path(policy_dir) if policy_dir else default_policy_dir()
+        if mode == "off":  # still read, so exemptions may name the Rego rule ids
+            try:
+                return cls("off", load_policy_set(directory), timeout)
+            except UsageError:
+                return cls("off", None, timeout)
+        policies = load_policy_set(directory)
+        executable = find_conftest() if mode in ("auto", "conftest") else None
+        if mode == "conftest" and executable is None:
+            raise UsageError(f"--rego conftest: conftest is not on PATH; {INSTALL_HINT}")
+        if executable:
+            return cls("conftest", policies, timeout, executable)
+        embedded_engine(policies)  # compile now: syntax errors surface before the run
+        return cls("embedded", policies, timeout)
+
+    @property
+    def rule_ids(self) -> frozenset[str]:
+        return self.policies.rule_ids if self.policies else frozenset()
+
+    def run(self, report: Report, resources: Sequence[Resource], skip: Iterable[str] = ()) -> None:
+        """Append the findings of the Rego policies on `resources` to `report`."""
+        if self.mode == "off" or self.policies is None:
+            return
+        skipped = set(skip)
+        judged = [r for r in resources if r.namespace not in skipped]
+        documents = [r.data for r in judged]
+        if self.mode == "conftest":
+            from .conftest import run_conftest
+
+            assert self.executable is not None
+            hits = run_conftest(self.executable, self.policies, documents, self.timeout)
+        else:
+            hits = _embedded_hits(self.policies, documents, self.timeout, parallel=True)
+        add_findings(report, [to_finding(judged[hit.index], hit) for hit in hits])
+
+
+def add_findings(report: Report, findings: Iterable[Finding]) -> None:
+    for finding in findings:
+        (report.exempted if finding.exempt_reason else report.findings).append(finding)
+    report.findings.sort(key=_order)
+    report.exempted.sort(key=_order)
+
+
+def _order(finding: Finding) -> tuple[str, int, str, str]:
+    return (finding.file, finding.line, finding.rule, finding.path)
+
+
+# -- the embedded engine, compiled once per process and policy directory ---------------
+
+_ENGINES: dict[Path, EmbeddedEngine] = {}
+_POLICY_SETS: dict[Path, PolicySet] = {}  # evaluate_resources: read once per process
+_ENGINES_LOCK = threading.Lock()
+
+
+def embedded_engine(policies: PolicySet) -> EmbeddedEngine:
+    from .embedded import EmbeddedEngine
+
+    key = policies.directory.resolve()
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(key)
+        if engine is None or engine.policies.files != policies.files:
+            engine = _ENGINES[key] = EmbeddedEngine(policies)
+        return engine
+
+
+def _embedded_hits(
+    policies: PolicySet, documents: Sequence[object], timeout: float, parallel: bool = False
+) -> list[Hit]:
+    from ..parallel import split_map
+    from .conftest import document_path
+
+    engine = embedded_engine(policies)
+    deadline = time.monotonic() + timeout
+    indexes = list(range(len(documents)))
+
+    def work(batch: Sequence[int]) -> list[tuple[Any, ...]]:
+        if not batch:
+            return []
+        found = engine.evaluate([documents[i] for i in batch], batch[0], deadline)
+        return [hit.as_tuple() for hit in found]
+
+    with engine.lock:
+        batches = (
+            split_map(work, indexes, weight=len(indexes) * 4, plain_data=True)
+            if parallel
+            else [work(indexes)]
+        )
+        hits = [Hit(*item) for batch in batches for item in batch]
+        if documents:  # as conftest, which has no combined input without files
+            hits += engine.evaluate_combined(documents, [document_path(i) for i in indexes])
+    return hits
+
+
+def evaluate_resources(
+    resources: Sequence[Resource],
+    policy_dir: str | Path | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> list[Finding]:
+    """The findings of the Rego policies on `resources`, in process (embedded engine).
+
+    For the admission webhook: the policies of `policy_dir` (default: the bundled
+    `policies/rego`) are read and compiled on the first call and reused for the life of
+    the process (restart to load changed policies); calls are serialised (thread-safe).
+    Combined policies see `resources` as the whole set. Findings that an
+    `autobot-guard.io/exempt` annotation exempts carry `exempt_reason`. Raises
+    check.UsageError for unusable policies or a timeout.
+    """
+    directory = Path(policy_dir or default_policy_dir()).resolve()
+    with _ENGINES_LOCK:
+        policies = _POLICY_SETS.get(directory)
+    if policies is None:
+        policies = load_policy_set(directory)
+        with _ENGINES_LOCK:
+            policies = _POLICY_SETS.setdefault(directory, policies)
+    documents = [r.data for r in resources]
+    hits = _embedded_hits(policies, documents, timeout)
+    return sorted((to_finding(resources[hit.index], hit) for hit in hits), key=_order)

@@ -1,0 +1,49 @@
+# Every workload says which team owns it and who to call: `team` and `owner` labels on
+# the workload object (Deployment, StatefulSet, DaemonSet, Job, CronJob, Pod, ...).
+#
+# Rollout: enforcement is OFF until the reference manifests (manifests/) carry these
+# labels; `missing_labels` is computed and unit-tested either way. Turn it on by changing
+# the default below to true, or per run with the data document
+# {"autobot": {"enforce": {"ownership_labels": true}}} (conftest --data FILE).
+package main.labels
+
+import rego.v1
+
+import data.lib.kubernetes as k8s
+
+required_labels := ["team", "owner"]
+
+default enforced := false
+
+enforced if data.autobot.enforce.ownership_labels == true
+
+# The required labels an object lacks (or carries with an empty or non-string value).
+missing_labels(obj) := {label |
+	some label in required_labels
+	not has_value(object_labels(obj), label)
+}
+
+object_labels(obj) := labels if {
+	labels := obj.metadata.labels
+	is_object(labels)
+} else := {}
+
+has_value(labels, label) if {
+	is_string(labels[label])
+	trim_space(labels[label]) != ""
+}
+
+deny contains result if {
+	enforced
+	k8s.is_workload
+	missing := missing_labels(input)
+	count(missing) > 0
+	result := {
+		"msg": concat("", [
+			input.kind, " '", k8s.object_name, "' has no ", concat(" or ", sort(missing)),
+			" label: every workload names its owning team and owner",
+		]),
+		"rule": "ownership-labels",
+		"field": ["metadata", "labels"],
+	}
+}

@@ -1,0 +1,59 @@
+"""Both engines give the same findings on the same fixtures, with the real conftest.
+
+Marked `conftest`: run in GitHub Actions by .github/workflows/rego.yml, which installs a
+pinned conftest; skipped (with the reason) where conftest is not on PATH.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.rego.helpers import CASES, CONVENTIONS, SHIPPED, check, enforced_copy, rego_findings
+from tests.rego.test_rego_conventions import MANIFEST
+
+# The rego workflow sets AUTOBOT_GUARD_REQUIRE_CONFTEST: there a missing conftest fails.
+REQUIRED = bool(os.environ.get("AUTOBOT_GUARD_REQUIRE_CONFTEST"))
+pytestmark = [
+    pytest.mark.conftest,
+    pytest.mark.skipif(
+        shutil.which("conftest") is None and not REQUIRED,
+        reason="conftest is not on PATH (the rego workflow installs it)",
+    ),
+]
+
+
+def test_conftest_is_on_path() -> None:
+    assert shutil.which("conftest"), "conftest is not on PATH"
+
+
+def findings(paths: list[Path], rego: str, policies: Path | None = None) -> list[dict]:
+    return [f.to_json() for f in rego_findings(check(paths, rego=rego, policies=policies))]
+
+
+def test_conftest_verify_passes_the_unit_tests() -> None:
+    result = subprocess.run(
+        ["conftest", "verify", "--policy", str(SHIPPED)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_parity_on_the_shipped_policies(tmp_path: Path) -> None:
+    cases = sorted(CASES.glob("*.yaml"))
+    embedded = findings(cases, "embedded")
+    assert embedded  # the fail cases fail
+    assert findings(cases, "conftest") == embedded
+    enforced = enforced_copy(tmp_path)
+    assert findings(cases, "conftest", enforced) == findings(cases, "embedded", enforced)
+
+
+def test_parity_on_the_conventions(tmp_path: Path) -> None:
+    manifest = tmp_path / "objects.yaml"
+    manifest.write_text(MANIFEST, encoding="utf-8")
+    embedded = findings([manifest], "embedded", CONVENTIONS)
+    assert len(embedded) == 8
+    assert findings([manifest], "conftest", CONVENTIONS) == embedded

@@ -1,0 +1,284 @@
+"""The admission decision, pure: an AdmissionRequest in, a Decision out.
+
+The same engine and rules as `autobot-guard check`; what admission adds is deciding
+which findings deny, which warn and which are only counted:
+
+- findings at `enforceSeverity` deny (mode enforce), else they warn (mode warn) or are
+  only logged (mode audit); lower findings down to `warnSeverity` warn;
+- on UPDATE a finding the old object already had (same rule and field path) only warns,
+  so an old workload can still be scaled or patched;
+- findings of cross-resource rules warn unless `crossResourceRules: enforce`, and those
+  rules are skipped until the inventory has synced;
+- DELETE and CONNECT, skipped namespaces and controller-created Pods/ReplicaSets/Jobs
+  are allowed without judging.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import PolicyPack
+from ..engine import evaluate
+from ..findings import Finding
+from ..inventory import Inventory
+from ..resources import Resource
+from .models import AdmissionRequest
+from .store import InventoryStore, resource_from
+
+CONTROLLED_KINDS = frozenset({"Pod", "ReplicaSet", "Job"})
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+WARNING_CHARS = 120
+MESSAGE_FINDING_CHARS = 240
+
+
+@dataclass(slots=True)
+class Decision:
+    allowed: bool
+    action: str  # allow | deny | warn (allowed with warnings) | skip (not judged)
+    reason: str  # judged | operation | namespace | controlled | invalid | internal-error
+    code: int | None = None
+    message: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    denied: list[Finding] = field(default_factory=list)
+    warned: list[Finding] = field(default_factory=list)
+    audited: list[Finding] = field(default_factory=list)
+    exempted: int = 0
+    cross_resource_skipped: bool = False
+    engine_seconds: float = 0.0  # in engine.evaluate (both objects of an UPDATE)
+    review_seconds: float = 0.0  # the whole decision: preparing, judging, classifying
+
+    @property
+    def rule_ids(self) -> list[str]:
+        return sorted({f.rule for f in (*self.denied, *self.warned, *self.audited)})
+
+
+class Reviewer:
+    def __init__(
+        self,
+        pack: PolicyPack,
+        store: InventoryStore | None = None,
+        own_namespace: str | None = None,
+    ) -> None:
+        self.pack = pack
+        self.settings = pack.admission
+        self.store = store
+        skipped = set(self.settings.skipRules)
+        self.rules = [rule for rule in pack.enabled_rules() if rule.id not in skipped]
+        self.cross = frozenset(self.settings.crossResourceRuleIds)
+        self.local_rules = [rule for rule in self.rules if rule.id not in self.cross]
+        skip = set(self.settings.skipNamespaces) | set(pack.skip_namespaces)
+        if own_namespace:
+            skip.add(own_namespace)
+        self.skip_namespaces = frozenset(skip)
+        self._engine_seconds = 0.0
+
+    def review(self, request: AdmissionRequest) -> Decision:
+        if request.operation in ("DELETE", "CONNECT"):
+            return Decision(True, "skip", "operation")
+        started = time.perf_counter()
+        self._engine_seconds = 0.0
+        data = request.object
+        if not isinstance(data, dict):
+            return _invalid("request.object is missing or not a JSON object")
+        data, replicas_defaulted = prepare(data, request.namespace)
+        resource, problem = resource_from(data)
+        if resource is None:
+            return _invalid(f"object is not a Kubernetes object: {problem}")
+        if resource.namespace in self.skip_namespaces:
+            return Decision(True, "skip", "namespace")
+        if (
+            not self.settings.judgeControlledPods
+            and resource.kind in CONTROLLED_KINDS
+            and controlled(data)
+        ):
+            return Decision(True, "skip", "controlled")
+        cross = self.cross | {"min-replicas"} if replicas_defaulted else self.cross
+        findings, exempted, crossed = self._judge(resource)
+        decision = self._classify(findings, cross, request)
+        decision.exempted = exempted
+        decision.cross_resource_skipped = not crossed
+        if decision.denied:
+            decision.code, decision.message = (
+                403,
+                deny_message(resource, decision.denied, self.settings.maxMessageFindings),
+            )
+        decision.engine_seconds = self._engine_seconds
+        decision.review_seconds = time.perf_counter() - started
+        return decision
+
+    # -- judging -------------------------------------------------------------------
+
+    def _judge(self, resource: Resource) -> tuple[list[Finding], int, bool]:
+        """Findings and exempted count of `resource` as if admitted; the last item is
+        False when cross-resource rules were skipped (inventory not synced)."""
+        store = self.store
+        if store is None or not store.synced:
+            inventory, rules, crossed = Inventory([resource]), self.local_rules, False
+        elif resource.is_workload:
+            inventory, rules, crossed = store.workload_inventory(resource), self.rules, True
+        else:
+            base = store.namespace_inventory(resource.namespace)
+            inventory, rules, crossed = base.replaced(resource), self.rules, True
+        began = time.perf_counter()
+        report = evaluate([resource], self.pack, rules, inventory, [resource])
+        self._engine_seconds += time.perf_counter() - began
+        return report.findings, len(report.exempted), crossed
+
+    def _old_keys(self, request: AdmissionRequest) -> set[tuple[str, str]]:
+        """(rule, path) of the findings the object had before this UPDATE."""
+        old = request.oldObject
+        if not isinstance(old, dict):
+            return set()
+        old, _ = prepare(old, request.namespace)
+        resource, _problem = resource_from(old)
+        if resource is None:
+            return set()
+        findings, _, _ = self._judge(resource)
+        return {(f.rule, f.path) for f in findings}
+
+    def _classify(
+        self,
+        findings: list[Finding],
+        cross: frozenset[str],
+        request: AdmissionRequest,
+    ) -> Decision:
+        settings = self.settings
+        enforce_rank = settings.enforceSeverity.rank
+        warn_rank = settings.warnSeverity.rank
+        enforce_cross = settings.crossResourceRules == "enforce"
+        denying = [
+            f
+            for f in findings
+            if f.severity.rank >= enforce_rank and (enforce_cross or f.rule not in cross)
+        ]
+        existing: set[tuple[str, str]] = set()
+        if denying and request.operation == "UPDATE":
+            existing = self._old_keys(request)
+        denied = [f for f in denying if (f.rule, f.path) not in existing]
+        denied_ids = {id(f) for f in denied}
+        others = [f for f in findings if id(f) not in denied_ids]
+        warned = [f for f in others if f.severity.rank >= warn_rank]
+        decision = Decision(True, "allow", "judged")
+        if settings.mode == "audit":
+            decision.audited = findings
+            return decision
+        if settings.mode == "warn":
+            warned, denied = [*denied, *warned], []
+        decision.denied, decision.warned = denied, warned
+        decision.audited = [f for f in others if f.severity.rank < warn_rank]
+        if denied:
+            decision.allowed, decision.action = False, "deny"
+        decision.warnings = warnings_for(warned, existing, settings.maxWarnings)
+        if decision.allowed and decision.warnings:
+            decision.action = "warn"
+        return decision
+
+
+def _invalid(message: str) -> Decision:
+    return Decision(False, "deny", "invalid", code=400, message=f"autobot-guard: {message}")
+
+
+def prepare(original: dict[str, Any], namespace: str | None) -> tuple[dict[str, Any], bool]:
+    """The object as its author wrote it, as far as the request tells: no `status` and
+    no `metadata.managedFields` (the server's, never judged, yet often as large as the
+    object), the request's namespace filled in, and a `spec.replicas` the API server
+    defaulted taken out.
+
+    Returns (object, whether spec.replicas was taken out). A workload whose manifest
+    leaves replicas to an HPA gets `replicas: 1` by defaulting; judged as written, its
+    min-replicas finding depends on the HPA, which may arrive after it.
+    """
+    data = {key: value for key, value in original.items() if key != "status"}
+    meta = data.get("metadata")
+    if isinstance(meta, dict):
+        meta = data["metadata"] = {k: v for k, v in meta.items() if k != "managedFields"}
+        if namespace and not meta.get("namespace"):
+            meta["namespace"] = namespace
+    spec = data.get("spec")
+    if (
+        isinstance(spec, dict)
+        and data.get("kind") in ("Deployment", "StatefulSet", "ReplicaSet")
+        and "replicas" in spec
+        and replicas_defaulted(original)
+    ):
+        data = {**data, "spec": {k: v for k, v in spec.items() if k != "replicas"}}
+        return data, True
+    return data, False
+
+
+def replicas_defaulted(data: dict[str, Any]) -> bool:
+    """True when the author's manifest had no spec.replicas: kubectl's last-applied
+    configuration lacks it, or server-side apply is used and no field manager owns it."""
+    meta = data.get("metadata")
+    if not isinstance(meta, dict):
+        return False
+    annotations = meta.get("annotations")
+    applied = annotations.get(LAST_APPLIED) if isinstance(annotations, dict) else None
+    if isinstance(applied, str):
+        if '"replicas"' not in applied:  # the common case, without parsing the manifest
+            return '"spec"' in applied
+        try:
+            written = json.loads(applied)
+        except ValueError:
+            return False
+        spec = written.get("spec") if isinstance(written, dict) else None
+        return isinstance(spec, dict) and "replicas" not in spec
+    managed = meta.get("managedFields")
+    if not isinstance(managed, list):
+        return False
+    entries = [entry for entry in managed if isinstance(entry, dict)]
+    if not any(entry.get("operation") == "Apply" for entry in entries):
+        return False
+    for entry in entries:
+        fields = entry.get("fieldsV1")
+        spec_fields = fields.get("f:spec") if isinstance(fields, dict) else None
+        if isinstance(spec_fields, dict) and "f:replicas" in spec_fields:
+            return False
+    return True
+
+
+def controlled(data: dict[str, Any]) -> bool:
+    """The object has an ownerReference with controller: true."""
+    meta = data.get("metadata")
+    owners = meta.get("ownerReferences") if isinstance(meta, dict) else None
+    return isinstance(owners, list) and any(
+        isinstance(owner, dict) and owner.get("controller") is True for owner in owners
+    )
+
+
+def shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def warnings_for(
+    findings: list[Finding],
+    existing: set[tuple[str, str]],
+    limit: int,
+) -> list[str]:
+    """Short `rule: message` lines for kubectl's `Warning:` output, at most `limit`."""
+    out: list[str] = []
+    for finding in findings[:limit]:
+        prefix = "(already present) " if (finding.rule, finding.path) in existing else ""
+        out.append(shorten(f"{prefix}{finding.rule}: {finding.message}", WARNING_CHARS))
+    if len(findings) > limit:
+        out.append(f"... {len(findings) - limit} more; `autobot-guard check` lists them all")
+    return out
+
+
+def deny_message(resource: Resource, findings: list[Finding], limit: int) -> str:
+    """One paragraph kubectl shows after `denied the request:`."""
+    where = f"{resource.namespace}/{resource.name}" if resource.namespace else resource.name
+    count = len(findings)
+    head = f"autobot-guard: {resource.kind} {where} violates {count} polic"
+    head += "y" if count == 1 else "ies"
+    parts = [
+        shorten(f"[{f.rule}] {f.path}: {f.message}", MESSAGE_FINDING_CHARS)
+        for f in findings[:limit]
+    ]
+    if count > limit:
+        parts.append(f"+{count - limit} more (autobot-guard check lists them all)")
+    return f"{head}: " + "; ".join(parts)

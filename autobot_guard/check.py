@@ -8,12 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .config import ConfigError, PolicyPack, load_policy_pack
 from .engine import evaluate
 from .findings import Report
 from .loader import load_paths
 from .paths import bundled_manifests, bundled_policy_pack
+
+if TYPE_CHECKING:
+    from .gate.baseline import Entry as BaselineEntry
+    from .loader import LoadResult
+    from .rego import RegoStep
 
 BUNDLED_TARGET = "the bundled AutoBot reference manifests"
 
@@ -27,6 +33,12 @@ class CheckOptions:
     paths: Sequence[str] = ()
     config: str | None = None
     kubernetes_version: str | None = None
+    changed_since: str | None = None  # git ref: report only findings in files changed since it
+    baseline: str | None = None  # baseline file: report only findings it does not know
+    kustomize: str | None = None  # directory: check what `kubectl kustomize` renders from it
+    rego: str = "auto"  # Rego policies: auto (conftest if on PATH, else embedded), conftest,
+    rego_policies: str | None = None  # embedded or off; their directory (default: bundled)
+    rego_timeout: float = 60.0  # seconds for the whole Rego step
 
 
 def load_pack(config: str | None, kubernetes_version: str | None = None) -> PolicyPack:
@@ -53,12 +65,65 @@ def load_pack(config: str | None, kubernetes_version: str | None = None) -> Poli
 
 def run_check(options: CheckOptions) -> Report:
     pack = load_pack(options.config, options.kubernetes_version)
+    changed, known = _changed_files(options), _baseline_entries(options)  # fail before loading
+    rego = _rego_step(options)
     paths, target = list(options.paths), ""
     if not paths:
         paths, target = [str(bundled_manifests())], BUNDLED_TARGET
-    loaded = load_paths(paths)
-    report = evaluate(loaded.resources, pack)
+    if options.kustomize:
+        loaded, target = _kustomize(options), f"kustomize build of {options.kustomize}"
+    else:
+        loaded = load_paths(paths)
+    report = evaluate(loaded.resources, pack, extra_rule_ids=rego.rule_ids)
     report.errors = loaded.errors
     report.files = loaded.files
     report.target = target
+    rego.run(report, loaded.resources, pack.skip_namespaces)  # into the same report
+    if known is not None and options.baseline:  # on the whole tree, so fixed entries are true
+        from .gate.baseline import apply
+
+        report.baseline = apply(report, known, options.baseline)
+    if changed is not None and options.changed_since:
+        from .gate.changed import restrict_to
+
+        restrict_to(report, changed, options.changed_since)
     return report
+
+
+def _rego_step(options: CheckOptions) -> RegoStep:
+    from .rego import RegoStep
+
+    return RegoStep.prepare(options.rego, options.rego_policies, options.rego_timeout)
+
+
+def _changed_files(options: CheckOptions) -> frozenset[str] | None:
+    if options.changed_since is None:
+        return None
+    from .gate.changed import ChangedFilesError, changed_files
+
+    try:
+        return changed_files(options.changed_since)
+    except ChangedFilesError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _baseline_entries(options: CheckOptions) -> list[BaselineEntry] | None:
+    if options.baseline is None:
+        return None
+    from .gate.baseline import BaselineError, load
+
+    try:
+        return load(options.baseline)
+    except BaselineError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _kustomize(options: CheckOptions) -> LoadResult:
+    from .gate.kustomize import KustomizeError, load
+
+    if options.paths:
+        raise UsageError("--kustomize DIR renders its own input: give no PATH with it")
+    try:
+        return load(options.kustomize or ".")
+    except KustomizeError as exc:
+        raise UsageError(str(exc)) from None

@@ -15,7 +15,8 @@ import click
 from . import __version__
 
 FAIL_ON = ("error", "warning", "info", "never")
-FORMATS = ("text", "json", "sarif", "junit", "github")
+FORMATS = ("text", "json", "sarif", "junit", "github", "markdown")
+REGO_MODES = ("auto", "conftest", "embedded", "off")
 
 
 def _die(message: str) -> NoReturn:
@@ -67,6 +68,41 @@ def main() -> None:
 @click.option(
     "-q", "--quiet", is_flag=True, help="Text format: only one line per finding, no summary."
 )
+@click.option(
+    "--changed-since",
+    metavar="REF",
+    help="Check the whole tree, report only findings in files changed since git REF.",
+)
+@click.option(
+    "--baseline",
+    metavar="FILE",
+    help="Report only findings not recorded in FILE (see `autobot-guard baseline`).",
+)
+@click.option(
+    "--kustomize",
+    metavar="DIR",
+    help="Check what `kubectl kustomize DIR` renders, reported on the source files.",
+)
+@click.option(
+    "--rego",
+    type=click.Choice(REGO_MODES),
+    default="auto",
+    show_default=True,
+    help="Rego policies: conftest, embedded (in process), auto (conftest if on PATH) or off.",
+)
+@click.option(
+    "--rego-policies",
+    metavar="DIR",
+    help="Directory of Rego policies (default: the bundled policies/rego).",
+)
+@click.option(
+    "--rego-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Time limit of the Rego step.",
+)
 def check(
     paths: tuple[str, ...],
     fmt: str,
@@ -75,6 +111,12 @@ def check(
     kubernetes_version: str | None,
     config: str | None,
     quiet: bool,
+    changed_since: str | None,
+    baseline: str | None,
+    kustomize: str | None,
+    rego: str,
+    rego_policies: str | None,
+    rego_timeout: float,
 ) -> None:
     """Check manifests: files, directories (recursive) or - for stdin.
 
@@ -92,7 +134,18 @@ def check(
     from .reporters import render
 
     try:
-        report = run_check(CheckOptions(paths, config, kubernetes_version))
+        options = CheckOptions(
+            paths,
+            config,
+            kubernetes_version,
+            changed_since=changed_since,
+            baseline=baseline,
+            kustomize=kustomize,
+            rego=rego,
+            rego_policies=rego_policies,
+            rego_timeout=rego_timeout,
+        )
+        report = run_check(options)
     except UsageError as exc:
         _die(str(exc))
     color = (
@@ -112,6 +165,43 @@ def check(
         if fmt != "text" or output:
             click.echo(f"autobot-guard: input error: {error.display()}", err=True)
     sys.exit(report.exit_code(threshold))
+
+
+@main.command("baseline")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option(
+    "-o",
+    "--output",
+    default=".autobot-guard-baseline.json",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write the baseline.",
+)
+@click.option("--kubernetes-version", metavar="X.Y", help="As for `check`.")
+@click.option("-c", "--config", type=click.Path(dir_okay=False), help="As for `check`.")
+@click.option("--kustomize", metavar="DIR", help="As for `check`.")
+def baseline_command(
+    paths: tuple[str, ...],
+    output: str,
+    kubernetes_version: str | None,
+    config: str | None,
+    kustomize: str | None,
+) -> None:
+    """Record today's findings so that `check --baseline FILE` reports only new ones."""
+    from .check import CheckOptions, UsageError, run_check
+    from .gate.baseline import BaselineError, write
+
+    try:
+        options = CheckOptions(paths, config, kubernetes_version, kustomize=kustomize)
+        report = run_check(options)
+        if report.errors:
+            for error in report.errors:
+                click.echo(f"autobot-guard: input error: {error.display()}", err=True)
+            _die("baseline not written: fix the input errors first")
+        count = write(report, output)
+    except (UsageError, BaselineError) as exc:
+        _die(str(exc))
+    click.echo(f"wrote {count} finding{'s' if count != 1 else ''} to {output}")
 
 
 @main.command()
@@ -164,3 +254,96 @@ def config_schema() -> None:
     from .config import config_json_schema
 
     click.echo(json.dumps(config_json_schema(), indent=2))
+
+
+@main.command()
+@click.option("--tls-cert", required=True, type=click.Path(dir_okay=False), help="PEM cert.")
+@click.option("--tls-key", required=True, type=click.Path(dir_okay=False), help="PEM key.")
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8443, show_default=True, type=click.IntRange(1, 65535))
+@click.option("-c", "--config", type=click.Path(dir_okay=False), help="Policy pack file.")
+@click.option("--kubernetes-version", metavar="X.Y", help="Schema version (default: pack's).")
+@click.option(
+    "--inventory",
+    multiple=True,
+    type=click.Path(file_okay=False),
+    help="Directory of manifests the cross-resource rules see (repeatable).",
+)
+@click.option(
+    "--watch-cluster/--no-watch-cluster",
+    default=None,
+    help="List and watch the cluster for the inventory (default: when running in one).",
+)
+@click.option(
+    "--watch-secrets/--no-watch-secrets",
+    default=True,
+    show_default=True,
+    help="Watch Secret names (metadata only) for config-ref.",
+)
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="Kubeconfig for the watch.")
+@click.option(
+    "--namespace",
+    envvar="POD_NAMESPACE",
+    help="The server's own namespace, never judged (default: $POD_NAMESPACE).",
+)
+@click.option("--cert-reload-interval", default=5.0, show_default=True, help="Seconds.")
+@click.option(
+    "--drain-delay",
+    default=0.0,
+    show_default=True,
+    help="Seconds to keep serving after SIGTERM (unready) before closing the listener.",
+)
+@click.option("--shutdown-timeout", default=25.0, show_default=True, help="Seconds to drain.")
+@click.option("--watch-timeout", default=300, hidden=True, type=int)
+def serve(
+    tls_cert: str,
+    tls_key: str,
+    host: str,
+    port: int,
+    config: str | None,
+    kubernetes_version: str | None,
+    inventory: tuple[str, ...],
+    watch_cluster: bool | None,
+    watch_secrets: bool,
+    kubeconfig: str | None,
+    namespace: str | None,
+    cert_reload_interval: float,
+    drain_delay: float,
+    shutdown_timeout: float,
+    watch_timeout: int,
+) -> None:
+    """Run the validating admission webhook (HTTPS): POST /validate, GET /healthz,
+    /readyz, /metrics. Needs the `webhook` extra: pip install 'autobot-guard[webhook]'."""
+    try:
+        from .webhook.server import ServeOptions
+        from .webhook.server import serve as run_server
+    except ImportError as exc:
+        _die(
+            f"serve needs the webhook extra ({exc.name} is missing): "
+            "pip install 'autobot-guard[webhook]'"
+        )
+    from .check import UsageError
+
+    options = ServeOptions(
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        host=host,
+        port=port,
+        config=config,
+        kubernetes_version=kubernetes_version,
+        inventory=list(inventory),
+        watch_cluster=watch_cluster,
+        watch_secrets=watch_secrets,
+        kubeconfig=kubeconfig,
+        namespace=namespace,
+        cert_reload_interval=cert_reload_interval,
+        drain_delay=drain_delay,
+        shutdown_timeout=shutdown_timeout,
+        watch_timeout=watch_timeout,
+    )
+    try:
+        sys.exit(run_server(options))
+    except UsageError as exc:
+        _die(str(exc))
+    except (OSError, ValueError) as exc:  # unreadable or mismatched certificate, port in use
+        _die(f"cannot serve: {exc}")

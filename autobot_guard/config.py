@@ -11,9 +11,16 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+)
 
-from .findings import InputError
+from .findings import InputError, Severity
 from .paths import bundled_policy_pack
 from .rules import ALL_RULES
 from .rules.base import Rule, RuleSettings
@@ -43,6 +50,80 @@ def _field_name(rule_id: str) -> str:
     return "rule_" + rule_id.replace("-", "_")  # prefixed: `schema` would shadow BaseModel
 
 
+# Rules whose findings depend on other objects (which may arrive later at admission).
+CROSS_RESOURCE_RULES = (
+    "network-policy", "network-policy-target", "dns-egress", "service-target", "hpa-target",
+    "config-ref", "pdb", "statefulset-service",
+)  # fmt: skip
+
+
+class AdmissionSettings(BaseModel):
+    """How `autobot-guard serve` (the validating admission webhook) applies the pack."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["enforce", "warn", "audit"] = Field(
+        default="enforce",
+        description=(
+            "enforce: deny findings at enforceSeverity; warn: never deny, return them as "
+            "warnings; audit: never deny nor warn, only log and count them."
+        ),
+    )
+    enforceSeverity: Severity = Field(
+        default=Severity.ERROR, description="Findings at or above this severity deny."
+    )
+    warnSeverity: Severity = Field(
+        default=Severity.WARNING,
+        description="Findings below enforceSeverity but at or above this are warnings.",
+    )
+    crossResourceRules: Literal["enforce", "warn"] = Field(
+        default="warn",
+        description=(
+            "Findings of rules that need other objects only warn by default: with "
+            "`kubectl apply -f dir/` a Deployment may arrive before its NetworkPolicy."
+        ),
+    )
+    crossResourceRuleIds: list[str] = Field(
+        default_factory=lambda: list(CROSS_RESOURCE_RULES),
+        description="The rules crossResourceRules applies to (skipped until the inventory syncs).",
+    )
+    skipNamespaces: list[str] = Field(
+        default_factory=lambda: ["kube-system"],
+        description="Namespaces not judged at admission, besides the server's own namespace.",
+    )
+    skipRules: list[str] = Field(
+        default_factory=lambda: ["schema"],
+        description=(
+            "Rules not run at admission. `schema` by default: before validating webhooks "
+            "run, the API server has decoded the object (unknown fields rejected or "
+            "dropped) and validated it against its own version's schema; judging it again "
+            "against kubernetesVersion could only deny valid objects of a newer cluster."
+        ),
+    )
+    judgeControlledPods: bool = Field(
+        default=False,
+        description="Also judge Pods, ReplicaSets and Jobs that a controller created.",
+    )
+    maxBodyBytes: int = Field(
+        default=3 * 1024 * 1024,
+        ge=1024,
+        description="Larger AdmissionReview bodies are refused with 413.",
+    )
+    maxWarnings: int = Field(default=10, ge=0, description="Warnings returned per review.")
+    maxMessageFindings: int = Field(
+        default=5, ge=1, description="Findings listed in a denial message."
+    )
+
+    @field_validator("crossResourceRuleIds", "skipRules")
+    @classmethod
+    def _known_rules(cls, value: list[str]) -> list[str]:
+        known = {rule.id for rule in ALL_RULES}
+        unknown = [rule_id for rule_id in value if rule_id not in known]
+        if unknown:
+            raise ValueError(f"unknown rule id(s): {', '.join(unknown)}")
+        return value
+
+
 @cache
 def policy_pack_model() -> type[BaseModel]:
     rules_type: Any = rules_model()
@@ -63,6 +144,10 @@ def policy_pack_model() -> type[BaseModel]:
             default_factory=list, description="Resources in these namespaces are not judged."
         )
         rules: rules_type = Field(default_factory=rules_type)  # type: ignore[valid-type]
+        admission: AdmissionSettings = Field(
+            default_factory=AdmissionSettings,
+            description="How `autobot-guard serve` (the admission webhook) applies this pack.",
+        )
 
     return PolicyPack
 
@@ -81,6 +166,10 @@ class PolicyPack:
     @property
     def skip_namespaces(self) -> frozenset[str]:
         return frozenset(self.model.skipNamespaces)  # type: ignore[attr-defined]
+
+    @property
+    def admission(self) -> AdmissionSettings:
+        return self.model.admission  # type: ignore[attr-defined, no-any-return]
 
     def settings(self, rule: type[Rule]) -> RuleSettings:
         return getattr(self.model.rules, _field_name(rule.id))  # type: ignore[attr-defined, no-any-return]

@@ -44,11 +44,16 @@ def evaluate(
     rules: Iterable[Rule] | None = None,
     inventory: Inventory | None = None,
     judged: Sequence[Resource] | None = None,
+    extra_rule_ids: Iterable[str] = (),
 ) -> Report:
-    """Judge `judged` (default: every resource) against `inventory` (default: `resources`)."""
+    """Judge `judged` (default: every resource) against `inventory` (default: `resources`).
+
+    `extra_rule_ids`: ids of rules outside the registry (Rego policies) that exemption
+    annotations may name.
+    """
     active = list(rules) if rules is not None else pack.enabled_rules()
     inventory = inventory if inventory is not None else Inventory(resources)
-    context = Context(inventory, pack.kubernetes_version)
+    context = Context(inventory, pack.kubernetes_version, frozenset(extra_rule_ids))
     skipped = pack.skip_namespaces
     candidates = judged if judged is not None else resources
     to_judge = [r for r in candidates if r.namespace not in skipped]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .gate.baseline import Outcome
 
 
 class Severity(StrEnum):
@@ -113,6 +116,7 @@ class Report:
     target: str = ""  # what was checked, for the summary line
     policy_pack: str = ""
     kubernetes_version: str = ""
+    baseline: Outcome | None = None  # what `check --baseline` suppressed and saw fixed
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity is severity)

@@ -64,6 +64,9 @@ def assert_report(fmt: str, text: str) -> None:
         root = ET.fromstring(text.encode("utf-8"))
         assert int(root.get("failures", "0")) >= 1
         assert any(c.get("name") == "liveness-probe" for c in root.iter("testcase"))
+    elif fmt == "markdown":
+        assert text.startswith("## autobot-guard: ")
+        assert "### deploy/web.yaml" in text and "| 11 | error | liveness-probe |" in text
     elif fmt == "github":
         assert any(
             line.startswith("::error file=deploy/web.yaml,line=11,title=liveness-probe ")

@@ -19,4 +19,6 @@ def render(report: Report, *, color: bool = False) -> str:
         "exempted": [finding.to_json() for finding in report.exempted],
         "inputErrors": [error.to_json() for error in report.errors],
     }
+    if report.baseline is not None:  # only with `check --baseline FILE`
+        document["baseline"] = report.baseline.to_json()
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

@@ -24,8 +24,22 @@ def render(report: Report, *, color: bool = False) -> str:
         for finding in group:
             lines.extend(_finding_lines(finding, color))
         lines.append("")
+    lines.extend(baseline_lines(report))
     lines.append(summary_line(report, color))
     return "\n".join(lines) + "\n"
+
+
+def baseline_lines(report: Report) -> list[str]:
+    """With `--baseline`: how many known findings were not reported, and which are fixed."""
+    outcome = report.baseline
+    if outcome is None:
+        return []
+    known = f"{outcome.suppressed} known finding{'s' if outcome.suppressed != 1 else ''}"
+    lines = [f"baseline {outcome.file}: {known} not reported"]
+    if outcome.fixed:
+        lines.append(f"fixed since baseline ({len(outcome.fixed)}):")
+        lines.extend(f"  {entry.display()}" for entry in outcome.fixed)
+    return [*lines, ""]
 
 
 def render_quiet(report: Report, *, color: bool = False) -> str:

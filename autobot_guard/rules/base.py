@@ -43,6 +43,7 @@ class Context:
 
     inventory: Inventory
     kubernetes_version: str
+    extra_rule_ids: frozenset[str] = frozenset()  # e.g. Rego policy ids exemptions may name
 
 
 class Rule:

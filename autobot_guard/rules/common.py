@@ -43,7 +43,7 @@ def hpa_for(resource: Resource, inventory: Inventory) -> Resource | None:
                 index.setdefault(key, candidate)
         return index
 
-    index = inventory.memo("hpa-by-target", build)
+    index = inventory.memo("hpa-by-target", build, frozenset({"HorizontalPodAutoscaler"}))
     return index.get((resource.namespace, resource.kind, resource.name))
 
 

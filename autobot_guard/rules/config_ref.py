@@ -13,6 +13,9 @@ from .base import Context, Rule, RuleSettings, Violation
 from .common import container_label
 
 SA_TOKEN_TYPE = "kubernetes.io/service-account-token"  # keys filled in by Kubernetes
+# Set by the admission webhook on Secrets it knows by metadata only (never their values).
+KEYS_UNKNOWN_ANNOTATION = "autobot-guard.io/keys-unknown"
+PROVIDER_KINDS = frozenset({"ExternalSecret", "SealedSecret", "Certificate"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +104,14 @@ def provided_secrets(inventory: Inventory) -> set[tuple[str | None, str]]:
                 provided.add((resource.namespace, name))
         return provided
 
-    return inventory.memo("config-ref:provided-secrets", build)
+    return inventory.memo("config-ref:provided-secrets", build, PROVIDER_KINDS)
 
 
 def _keys(target: Resource) -> set[str] | None:
     """Keys a ConfigMap / Secret of the set holds; None when Kubernetes fills them in."""
-    if target.kind == "Secret" and target.get("type") == SA_TOKEN_TYPE:
+    if target.kind == "Secret" and (
+        target.get("type") == SA_TOKEN_TYPE or KEYS_UNKNOWN_ANNOTATION in target.annotations
+    ):
         return None
     fields = ("data", "binaryData") if target.kind == "ConfigMap" else ("data", "stringData")
     keys: set[str] = set()
@@ -115,6 +120,21 @@ def _keys(target: Resource) -> set[str] | None:
         if isinstance(value, dict):
             keys.update(str(key) for key in value)
     return keys
+
+
+def _cached_keys(target: Resource, inventory: Inventory) -> set[str] | None:
+    """`_keys` once per ConfigMap / Secret of the set (shared by sets that differ in other
+    kinds of objects, see Inventory.memo)."""
+    cache: dict[int, set[str] | None] = inventory.memo(
+        "config-ref:keys", dict, frozenset({"ConfigMap", "Secret"})
+    )
+    found = cache.get(id(target), _UNSET)
+    if found is _UNSET:
+        found = cache[id(target)] = _keys(target)
+    return found  # type: ignore[return-value]
+
+
+_UNSET: Any = object()
 
 
 class ConfigRefSettings(RuleSettings):
@@ -207,7 +227,7 @@ data: {log_level: INFO}
                         "an ExternalSecret, SealedSecret or Certificate",
                     )
                 continue
-            keys = _keys(target)
+            keys = _cached_keys(target, context.inventory)
             if keys is None:
                 continue
             for key, path in ref.keys:

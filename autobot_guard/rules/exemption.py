@@ -82,5 +82,5 @@ spec:
                     f"exemption from {value.strip()!r} has no {REASON}: it is not honoured",
                 )
             for rule_id in (part.strip() for part in value.split(",")):
-                if rule_id and rule_id not in RULES_BY_ID:
+                if rule_id and rule_id not in RULES_BY_ID and rule_id not in context.extra_rule_ids:
                     yield Violation((*path, EXEMPT), f"exemption names unknown rule {rule_id!r}")

@@ -35,20 +35,30 @@ def pod_selector(policy: Resource) -> Selector | None:
     return Selector((), ()) if value is None else parse_label_selector(value)
 
 
+def parsed_policies(inventory: Inventory) -> list[tuple[Resource, Selector | None, frozenset[str]]]:
+    """Every NetworkPolicy with its parsed podSelector and policy types. Reads only
+    NetworkPolicies, so a set that differs in other objects shares it (see Inventory)."""
+
+    def build() -> list[tuple[Resource, Selector | None, frozenset[str]]]:
+        return [
+            (policy, pod_selector(policy), policy_types(policy))
+            for policy in inventory.resources
+            if is_network_policy(policy)
+        ]
+
+    return inventory.memo("network-policy:parsed", build, frozenset({"NetworkPolicy"}))
+
+
 def policy_selections(inventory: Inventory) -> dict[int, list[Resource]]:
     """id(NetworkPolicy) -> workloads of its namespace whose pods its podSelector selects."""
 
     def build() -> dict[int, list[Resource]]:
-        selections: dict[int, list[Resource]] = {}
-        for policy in inventory.resources:
-            if is_network_policy(policy):
-                selector = pod_selector(policy)
-                selections[id(policy)] = (
-                    []
-                    if selector is None
-                    else inventory.select_workloads(policy.namespace, selector)
-                )
-        return selections
+        return {
+            id(policy): []
+            if selector is None
+            else inventory.select_workloads(policy.namespace, selector)
+            for policy, selector, _types in parsed_policies(inventory)
+        }
 
     return inventory.memo("network-policy:selections", build)
 
@@ -59,11 +69,10 @@ def covered(inventory: Inventory) -> dict[str, set[int]]:
     def build() -> dict[str, set[int]]:
         coverage: dict[str, set[int]] = {"Ingress": set(), "Egress": set()}
         selections = policy_selections(inventory)
-        for policy in inventory.resources:
-            if is_network_policy(policy):
-                ids = {id(workload) for workload in selections[id(policy)]}
-                for policy_type in policy_types(policy) & coverage.keys():
-                    coverage[policy_type] |= ids
+        for policy, _selector, types in parsed_policies(inventory):
+            ids = {id(workload) for workload in selections[id(policy)]}
+            for policy_type in types & coverage.keys():
+                coverage[policy_type] |= ids
         return coverage
 
     return inventory.memo("network-policy:covered", build)

@@ -109,6 +109,13 @@ class AdmissionSettings(BaseModel):
         ge=1024,
         description="Larger AdmissionReview bodies are refused with 413.",
     )
+    rego: bool = Field(
+        default=True,
+        description="Also judge objects with the Rego policies, in process (embedded engine).",
+    )
+    regoPolicies: str | None = Field(
+        default=None, description="Directory of the Rego policies (default: the bundled ones)."
+    )
     maxWarnings: int = Field(default=10, ge=0, description="Warnings returned per review.")
     maxMessageFindings: int = Field(
         default=5, ge=1, description="Findings listed in a denial message."

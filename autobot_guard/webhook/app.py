@@ -177,6 +177,7 @@ class WebhookApp:
         metrics.request_seconds.observe(elapsed)
         if decision.reason == "judged":
             metrics.engine_seconds.observe(decision.engine_seconds)
+            metrics.rego_seconds.observe(decision.rego_seconds)
             metrics.review_seconds.observe(decision.review_seconds)
         for action, findings in (
             ("deny", decision.denied),
@@ -206,6 +207,7 @@ class WebhookApp:
             "rules": decision.rule_ids,
             "warnings": len(decision.warnings),
             "durationMs": round(elapsed * 1000, 3),
+            "regoMs": round(decision.rego_seconds * 1000, 3),
         }
         if decision.code == 400:
             entry["error"] = decision.message

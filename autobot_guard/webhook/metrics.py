@@ -44,6 +44,12 @@ class Metrics:
             buckets=ENGINE_BUCKETS,
             registry=self.registry,
         )
+        self.rego_seconds = Histogram(
+            f"{prefix}_rego_duration_seconds",
+            "Time in the Rego policies (embedded engine) per judged review, in seconds.",
+            buckets=ENGINE_BUCKETS,
+            registry=self.registry,
+        )
         self.review_seconds = Histogram(
             f"{prefix}_review_duration_seconds",
             "The whole decision per judged review (preparing the object, its inventory, "

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..config import PolicyPack
@@ -48,6 +49,7 @@ class Decision:
     exempted: int = 0
     cross_resource_skipped: bool = False
     engine_seconds: float = 0.0  # in engine.evaluate (both objects of an UPDATE)
+    rego_seconds: float = 0.0  # in the Rego policies (both objects of an UPDATE)
     review_seconds: float = 0.0  # the whole decision: preparing, judging, classifying
 
     @property
@@ -74,12 +76,23 @@ class Reviewer:
             skip.add(own_namespace)
         self.skip_namespaces = frozenset(skip)
         self._engine_seconds = 0.0
+        self._rego_seconds = 0.0
+        self.rego_policies: str | None = None
+        self.rego_rule_ids: frozenset[str] = frozenset()
+        if self.settings.rego:
+            from ..rego.policies import load_policy_set
+            from ..rego.step import default_policy_dir, evaluate_resources
+
+            directory = self.settings.regoPolicies or str(default_policy_dir())
+            self.rego_rule_ids = load_policy_set(Path(directory)).rule_ids
+            self.rego_policies = directory
+            evaluate_resources([], directory)  # compile now: a broken policy fails start-up
 
     def review(self, request: AdmissionRequest) -> Decision:
         if request.operation in ("DELETE", "CONNECT"):
             return Decision(True, "skip", "operation")
         started = time.perf_counter()
-        self._engine_seconds = 0.0
+        self._engine_seconds = self._rego_seconds = 0.0
         data = request.object
         if not isinstance(data, dict):
             return _invalid("request.object is missing or not a JSON object")
@@ -106,6 +119,7 @@ class Reviewer:
                 deny_message(resource, decision.denied, self.settings.maxMessageFindings),
             )
         decision.engine_seconds = self._engine_seconds
+        decision.rego_seconds = self._rego_seconds
         decision.review_seconds = time.perf_counter() - started
         return decision
 
@@ -123,9 +137,22 @@ class Reviewer:
             base = store.namespace_inventory(resource.namespace)
             inventory, rules, crossed = base.replaced(resource), self.rules, True
         began = time.perf_counter()
-        report = evaluate([resource], self.pack, rules, inventory, [resource])
+        report = evaluate(
+            [resource], self.pack, rules, inventory, [resource], extra_rule_ids=self.rego_rule_ids
+        )
         self._engine_seconds += time.perf_counter() - began
-        return report.findings, len(report.exempted), crossed
+        findings, exempted = report.findings, len(report.exempted)
+        if self.rego_policies is not None:
+            from ..rego.step import evaluate_resources
+
+            began = time.perf_counter()
+            for finding in evaluate_resources([resource], self.rego_policies):
+                if finding.exempt_reason:
+                    exempted += 1
+                else:
+                    findings.append(finding)
+            self._rego_seconds += time.perf_counter() - began
+        return findings, exempted, crossed
 
     def _old_keys(self, request: AdmissionRequest) -> set[tuple[str, str]]:
         """(rule, path) of the findings the object had before this UPDATE."""

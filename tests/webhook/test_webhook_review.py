@@ -398,3 +398,22 @@ def test_schema_is_left_to_the_api_server_by_default(store: InventoryStore) -> N
     # ... unless the pack asks for `schema` at admission too.
     decision = decide(reviewer_for(store, skipRules=[]), "CREATE", obj)
     assert not decision.allowed and {f.rule for f in decision.denied} == {"schema"}
+
+
+def test_a_rego_deny_rule_denies_at_admission(store: InventoryStore) -> None:
+    """The Rego layer runs in process at admission: an image from an unapproved registry
+    (policies/rego/images.rego) denies, with the Rego rule id in the message."""
+    obj = chat_agent()
+    obj["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.example.com/chat:1.4.0"
+    decision = decide(reviewer_for(store), "CREATE", admitted(obj))
+    assert not decision.allowed and decision.code == 403
+    assert [f.rule for f in decision.denied] == ["approved-registry"]
+    assert decision.message is not None and "approved-registry" in decision.message
+    assert decision.rego_seconds > 0
+
+
+def test_rego_at_admission_can_be_switched_off(store: InventoryStore) -> None:
+    obj = chat_agent()
+    obj["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.example.com/chat:1.4.0"
+    decision = decide(reviewer_for(store, rego=False), "CREATE", admitted(obj))
+    assert decision.allowed and decision.rego_seconds == 0

@@ -35,6 +35,14 @@ def test_create_non_compliant_is_denied_with_a_short_message(server: Server) -> 
     assert all(len(warning) <= 120 for warning in answer["warnings"])
 
 
+def test_a_rego_deny_shows_up_in_the_admission_review_response(server: Server) -> None:
+    obj = chat_agent()
+    obj["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.example.com/chat:1.4.0"
+    answer = server.review(review("CREATE", admitted(obj)))
+    assert answer["allowed"] is False and answer["status"]["code"] == 403
+    assert "[approved-registry]" in answer["status"]["message"]
+
+
 def test_update_with_old_object_and_dry_run(server: Server) -> None:
     old = admitted(kubectl_deployment())
     new = copy.deepcopy(old)

@@ -29,20 +29,38 @@ _WORDS: tuple[str, ...] = ("y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", 
 _WORDS += ("on", "On", "ON", "off", "Off", "OFF", "<<")
 _RISKY_TOKENS = frozenset([*_WORDS, *(word + ":" for word in _WORDS)])
 _FLOW_PUNCTUATION = str.maketrans({c: " " for c in "[]{},"})
+_WORD = r"(?:[yYnN]|[yY]es|YES|[nN]o|NO|[oO]n|ON|[oO]ff|OFF|<<)"
 _WORD_IN_CONTEXT = re.compile(
-    r"(?:^|[\[{,:?-])[ \t]*(?:[yYnN]|[yY]es|YES|[nN]o|NO|[oO]n|ON|[oO]ff|OFF|<<)"
-    r"[ \t]*(?:$|[#,\]}:])",
+    # a value, a sequence item or a flow item; or a key at the start of a line (a word
+    # alone at the start of a line is prose in a multi-line scalar, not a boolean)
+    rf"[\[{{,:?-][ \t]*{_WORD}[ \t]*(?:$|[#,\]}}:])|^[ \t]*{_WORD}[ \t]*:",
     re.M,
 )
 _OCTAL = re.compile(r"0(?:[0-9_]+|b[01_]+)[ \t]*(?:$|[#,\]}])", re.M)
 
 
+def _in_comment(text: str, position: int) -> bool:
+    """Is `position` after a `#` that starts a comment on its line? (Prose in comments
+    says "no" and "on" all the time; it must not send a document down the slow path.)"""
+    line_start = text.rfind("\n", 0, position) + 1
+    mark = text.find("#", line_start, position)
+    while mark != -1:
+        if mark == line_start or text[mark - 1] in " \t":
+            return True
+        mark = text.find("#", mark + 1, position)
+    return False
+
+
 def _needs_yaml11(text: str) -> bool:
     """True if some plain scalar or key reads differently in YAML 1.1 than in 1.2."""
     tokens = (text.translate(_FLOW_PUNCTUATION) if "[" in text or "{" in text else text).split()
-    if not _RISKY_TOKENS.isdisjoint(tokens) and _WORD_IN_CONTEXT.search(text):
+    if not _RISKY_TOKENS.isdisjoint(tokens) and any(
+        not _in_comment(text, match.start()) for match in _WORD_IN_CONTEXT.finditer(text)
+    ):
         return True
     for match in _OCTAL.finditer(text):
+        if _in_comment(text, match.start()):
+            continue
         index = match.start() - 1
         if index >= 0 and text[index] in "+-":
             index -= 1  # a sign belongs to the scalar

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Wall time and peak memory of ``autobot-guard``, against the performance targets.
 
-    python bench/bench_check.py [--sizes 2000,20000] [--repeat 5] [--cmd "autobot-guard"] [--strict]
+    python bench/bench_check.py [--sizes 2000,20000] [--repeat 5] [--cmd "autobot-guard"]
+                                [--check-args "--rego off"] [--strict]
 
 Generates corpora with ``corpus.py`` into a temporary directory, then times whole
 processes: ``--help``, ``check`` on the bundled manifests, and
@@ -160,6 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cmd", help='command to benchmark (default: "<this python> -m autobot_guard")'
     )
+    parser.add_argument(
+        "--check-args",
+        default="",
+        help='extra arguments for every check, e.g. "--rego off" for the built-in rules alone',
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="corpus seed")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
@@ -169,11 +175,13 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"command: {shlex.join(base)}")
     print(f"python {platform.python_version()} on {platform.platform()}, {os.cpu_count()} CPUs")
-    print(f"runs per case: 1 warm-up + {args.repeat} measured\n")
+    print(f"runs per case: 1 warm-up + {args.repeat} measured")
+    extra = shlex.split(args.check_args)
+    print(f"extra check arguments: {shlex.join(extra) or '(none)'}\n")
 
     cases = [
         Case("--help", ["--help"], max_seconds=0.15),
-        Case("check (bundled)", ["check", "--fail-on", "never"], max_seconds=0.4),
+        Case("check (bundled)", ["check", "--fail-on", "never", *extra], max_seconds=0.4),
     ]
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="autobot-guard-bench-") as tmp:
@@ -187,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
             max_seconds, max_mb = CORPUS_TARGETS.get(size, (None, None))
             name = f"check {size // 1000}k" if size % 1000 == 0 else f"check {size}"
             check_args = ["check", str(out), "--format", "json", "--fail-on", "never"]
-            check_args += ["--output", os.devnull]
+            check_args += ["--output", os.devnull, *extra]
             cases.append(Case(name, check_args, size, max_seconds, max_mb))
         print()
         for case in cases:

@@ -260,6 +260,16 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
+def without_rego(directory: Path) -> Path:
+    """The bundled policy pack with `admission.rego: false`."""
+    from autobot_guard.paths import bundled_policy_pack
+
+    pack = directory / "pack.yaml"
+    text = bundled_policy_pack().read_text()
+    pack.write_text(text + "\nadmission:\n  rego: false\n")
+    return pack
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=1000.0, help="reviews per second")
@@ -267,6 +277,11 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=8, help="keep-alive connections")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument(
+        "--no-rego",
+        action="store_true",
+        help="serve with admission.rego false (the built-in rules alone) to see what Rego costs",
+    )
     args = parser.parse_args()
     try:
         import uvloop
@@ -282,7 +297,8 @@ def main() -> int:
         server = subprocess.Popen(
             [sys.executable, "-m", "autobot_guard", "serve", "--host", "127.0.0.1",
              "--port", str(port), "--tls-cert", str(cert), "--tls-key", str(key),
-             "--inventory", str(REPO / "manifests"), "--no-watch-cluster"],
+             "--inventory", str(REPO / "manifests"), "--no-watch-cluster",
+             *(["--config", str(without_rego(Path(tmp)))] if args.no_rego else [])],
             cwd=REPO, stdout=log, stderr=subprocess.PIPE, env={**os.environ},
         )  # fmt: skip
         try:

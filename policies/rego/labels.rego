@@ -1,10 +1,10 @@
 # Every workload says which team owns it and who to call: `team` and `owner` labels on
 # the workload object (Deployment, StatefulSet, DaemonSet, Job, CronJob, Pod, ...).
 #
-# Rollout: enforcement is OFF until the reference manifests (manifests/) carry these
-# labels; `missing_labels` is computed and unit-tested either way. Turn it on by changing
-# the default below to true, or per run with the data document
-# {"autobot": {"enforce": {"ownership_labels": true}}} (conftest --data FILE).
+# Rollout: enforcement is ON now that every workload in the reference manifests
+# (manifests/) carries these labels. A repository still adopting it can switch it off per
+# run with the data document {"autobot": {"enforce": {"ownership_labels": false}}}
+# (conftest --data FILE).
 package main.labels
 
 import rego.v1
@@ -13,9 +13,9 @@ import data.lib.kubernetes as k8s
 
 required_labels := ["team", "owner"]
 
-default enforced := false
+default enforced := true
 
-enforced if data.autobot.enforce.ownership_labels == true
+enforced := false if data.autobot.enforce.ownership_labels == false
 
 # The required labels an object lacks (or carries with an empty or non-string value).
 missing_labels(obj) := {label |

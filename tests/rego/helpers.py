@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import sys
 from collections.abc import Iterable, Sequence
@@ -46,17 +45,6 @@ def summary(findings: Iterable[Finding]) -> list[tuple[str, str, int, str, str]]
         (Path(f.file).name, f.rule, f.line, f.severity.value, f.resource.display())
         for f in findings
     ]
-
-
-def enforced_copy(tmp_path: Path) -> Path:
-    """The shipped policies with the ownership-labels rollout switch on."""
-    target = tmp_path / "rego"
-    shutil.copytree(SHIPPED, target)
-    labels = target / "labels.rego"
-    text = labels.read_text(encoding="utf-8")
-    assert "default enforced := false" in text
-    labels.write_text(text.replace("default enforced := false", "default enforced := true"))
-    return target
 
 
 def install_fake_conftest(

@@ -207,7 +207,7 @@ def test_shipped_policies_through_conftest(tmp_path: Path, monkeypatch: pytest.M
     embedded = as_json(rego_findings(check(cases, rego="embedded")))
     log = install_fake_conftest(tmp_path, monkeypatch)
     assert as_json(rego_findings(check(cases, rego="auto"))) == embedded  # auto: conftest on PATH
-    assert len(embedded) == 7
+    assert len(embedded) == 9  # 2 of them ownership-labels, enforced by default
     [only] = invocations(log)  # no combined policy is shipped: one invocation
     assert "--combine" not in only
     assert [only[i + 1] for i, a in enumerate(only) if a == "--namespace"] == [

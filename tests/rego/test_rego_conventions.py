@@ -221,8 +221,10 @@ def test_in_process_api_for_the_webhook(manifest: Path) -> None:
     # one object, as at admission: no cross-document finding
     single = evaluate_resources(resources[2:3], CONVENTIONS)
     assert [f.rule for f in single] == ["no-three-replicas"]
-    # the bundled policies by default
-    assert evaluate_resources(resources) == []
+    # the bundled policies by default: the Deployment has no team or owner label
+    assert [(f.rule, f.resource.display(), f.path) for f in evaluate_resources(resources)] == [
+        ("ownership-labels", "Deployment/autobot-system/settings", "metadata.labels")
+    ]
 
 
 def test_in_process_api_is_thread_safe(manifest: Path) -> None:

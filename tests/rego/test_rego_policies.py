@@ -9,7 +9,7 @@ import pytest
 
 from autobot_guard.paths import bundled_manifests
 from autobot_guard.rego.policies import load_policy_set
-from tests.rego.helpers import CASES, SHIPPED, check, enforced_copy, rego_findings, summary
+from tests.rego.helpers import CASES, SHIPPED, check, rego_findings, summary
 
 # policy file -> its rule id and the findings of its fail case: (line, resource, message part)
 EXPECTED = {
@@ -17,12 +17,12 @@ EXPECTED = {
         "approved-registry",
         [
             (
-                16,
+                19,
                 "Deployment/autobot-system/autobot-backend",
                 "'docker.io/mrveiss/autobot-backend:1.4.0' from docker.io/mrveiss/autobot-backend",
             ),
             (
-                18,
+                21,
                 "Deployment/autobot-system/autobot-backend",
                 "'busybox:1.36' from docker.io/library/busybox",
             ),
@@ -32,12 +32,12 @@ EXPECTED = {
         "no-hostpath",
         [
             (
-                19,
+                22,
                 "Deployment/autobot-system/autobot-browser-worker",
                 "hostPath /var/run/docker.sock: only the log collector",
             ),
             (
-                40,
+                46,
                 "DaemonSet/autobot-logging/autobot-log-collector",
                 "hostPath /etc: the log collector may mount only",
             ),
@@ -89,14 +89,9 @@ def test_every_shipped_policy_has_cases_and_unit_tests() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_fail_case(name: str, tmp_path: Path) -> None:
+def test_fail_case(name: str) -> None:
     rule, expected = EXPECTED[name]
-    policies = enforced_copy(tmp_path) if name == "labels" else None
-    findings = [
-        f
-        for f in rego_findings(check([CASES / f"{name}-fail.yaml"], policies=policies))
-        if f.rule == rule
-    ]
+    findings = [f for f in rego_findings(check([CASES / f"{name}-fail.yaml"])) if f.rule == rule]
     assert [(f.line, f.resource.display()) for f in findings] == [
         (line, res) for line, res, _ in expected
     ]
@@ -107,23 +102,30 @@ def test_fail_case(name: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_pass_case(name: str, tmp_path: Path) -> None:
-    policies = enforced_copy(tmp_path) if name == "labels" else None
-    assert summary(rego_findings(check([CASES / f"{name}-pass.yaml"], policies=policies))) == []
+def test_pass_case(name: str) -> None:
+    assert summary(rego_findings(check([CASES / f"{name}-pass.yaml"]))) == []
 
 
-def test_every_fail_case_fails_only_its_own_policy(tmp_path: Path) -> None:
-    policies = enforced_copy(tmp_path)
+def test_every_fail_case_fails_only_its_own_policy() -> None:
     for name, (rule, _) in EXPECTED.items():
-        rules = {
-            f.rule for f in rego_findings(check([CASES / f"{name}-fail.yaml"], policies=policies))
-        }
-        assert rules <= {rule, "ownership-labels"}, (name, rules)  # fixtures carry no owners
+        rules = {f.rule for f in rego_findings(check([CASES / f"{name}-fail.yaml"]))}
+        assert rules == {rule}, (name, rules)
 
 
-def test_ownership_labels_are_not_enforced_yet() -> None:
-    report = check([CASES / "labels-fail.yaml"])
-    assert [f for f in rego_findings(report) if f.rule == "ownership-labels"] == []
+def test_ownership_labels_are_enforced_by_default(tmp_path: Path) -> None:
+    """A workload that passes every other policy is denied once it loses its labels."""
+    passing = (CASES / "images-pass.yaml").read_text(encoding="utf-8")
+    owners = "  labels:\n    team: platform\n    owner: alice\n"
+    assert passing.count(owners) == 2
+    unowned = tmp_path / "unowned.yaml"
+    unowned.write_text(passing.replace(owners, "", 1), encoding="utf-8")
+    findings = rego_findings(check([unowned]))
+    assert [(f.rule, f.line, f.resource.display(), f.path) for f in findings] == [
+        ("ownership-labels", 4, "Deployment/autobot-system/autobot-backend", "metadata.labels")
+    ]
+    [finding] = findings
+    assert "has no owner or team label" in finding.message
+    assert finding.severity.value == "error"
 
 
 def test_reference_manifests_pass_the_shipped_policies() -> None:
@@ -132,18 +134,15 @@ def test_reference_manifests_pass_the_shipped_policies() -> None:
     assert rego_findings(report, exempted=True) == []
 
 
-def test_reference_manifests_lack_only_ownership_labels_when_enforced(tmp_path: Path) -> None:
-    """What switching ownership-labels on will report until manifests/ carry the labels."""
-    report = check([bundled_manifests()], policies=enforced_copy(tmp_path))
-    findings = rego_findings(report)
-    assert {f.rule for f in findings} <= {"ownership-labels"}
-    for finding in findings:
-        assert finding.resource.kind in {
-            "Deployment",
-            "StatefulSet",
-            "DaemonSet",
-            "Job",
-            "CronJob",
-            "Pod",
-        }
-        assert finding.path == "metadata.labels"
+def test_reference_manifests_are_checked_for_ownership_labels(tmp_path: Path) -> None:
+    """manifests/ passes because its workloads carry the labels, not because the policy
+    skips them: without its team label, the backend Deployment is denied."""
+    backend = (bundled_manifests() / "app" / "backend.yaml").read_text(encoding="utf-8")
+    assert backend.count("    team: autobot-app\n") == 1
+    copy = tmp_path / "backend.yaml"
+    copy.write_text(backend.replace("    team: autobot-app\n", ""), encoding="utf-8")
+    findings = rego_findings(check([copy]))
+    assert [(f.rule, f.resource.display(), f.path) for f in findings] == [
+        ("ownership-labels", "Deployment/autobot-system/autobot-backend", "metadata.labels")
+    ]
+    assert "has no team label" in findings[0].message

@@ -164,7 +164,21 @@ def check(
     for error in report.errors:
         if fmt != "text" or output:
             click.echo(f"autobot-guard: input error: {error.display()}", err=True)
-    sys.exit(report.exit_code(threshold))
+    _exit(report.exit_code(threshold))
+
+
+def _exit(code: int) -> NoReturn:
+    """Exit; as the `autobot-guard` program, skip the interpreter's teardown.
+
+    Freeing every parsed document one by one at exit costs a tenth of a second on a
+    large tree, and nothing is left to flush but stdout and stderr. Called as a library
+    (click's test runner, an embedding program) it is a plain SystemExit.
+    """
+    if os.path.basename(sys.argv[0]) in ("autobot-guard", "__main__.py"):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 @main.command("baseline")

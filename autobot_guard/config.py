@@ -6,7 +6,6 @@ the line and the field path.
 
 from __future__ import annotations
 
-import re
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -243,10 +242,3 @@ def _suggest(location: tuple[Any, ...], data: dict[str, Any]) -> str:
 
 def config_json_schema() -> dict[str, Any]:
     return policy_pack_model().model_json_schema(by_alias=True)
-
-
-_VERSION = re.compile(r"^1\.\d+$")
-
-
-def valid_kubernetes_version(value: str) -> bool:
-    return bool(_VERSION.match(value))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from .config import PolicyPack
-from .findings import Finding, Report
+from .findings import Finding, Report, render_path
 from .inventory import Inventory
 from .parallel import split_map
 from .resources import Resource
@@ -78,10 +78,7 @@ def evaluate(
     # rest, so the two processes do not both build them.
     warm = _WARM_UP if len(to_judge) > _WARM_UP * 4 else len(to_judge)
     batches = [judge(to_judge[:warm]), *split_map(judge, to_judge[warm:])]
-    for finding in (f for batch in batches for f in batch):
-        (report.exempted if finding.exempt_reason else report.findings).append(finding)
-    report.findings.sort(key=_order)
-    report.exempted.sort(key=_order)
+    report.add(finding for batch in batches for finding in batch)
     return report
 
 
@@ -103,16 +100,6 @@ def _judge(resource: Resource, rules: list[Rule], context: Context) -> Iterable[
                 file=resource.document.file,
                 line=resource.line_of(violation.path),
                 resource=resource.ref,
-                path=_render(violation.path),
+                path=render_path(violation.path),
                 exempt_reason=reason if rule.id in exempt_ids and reason else None,
             )
-
-
-def _order(finding: Finding) -> tuple[str, int, str, str]:
-    return (finding.file, finding.line, finding.rule, finding.path)
-
-
-def _render(path: tuple[str | int, ...]) -> str:
-    from .findings import render_path
-
-    return render_path(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -84,6 +85,10 @@ class Finding:
             out["exemptReason"] = self.exempt_reason
         return out
 
+    def order(self) -> tuple[str, int, str, str]:
+        """Report order: by file, line, rule, field path."""
+        return (self.file, self.line, self.rule, self.path)
+
     def fingerprint(self) -> str:
         """Stable across line shifts: rule + resource + field path."""
         return f"{self.rule}|{self.resource.display()}|{self.path}"
@@ -117,6 +122,13 @@ class Report:
     policy_pack: str = ""
     kubernetes_version: str = ""
     baseline: Outcome | None = None  # what `check --baseline` suppressed and saw fixed
+
+    def add(self, findings: Iterable[Finding]) -> None:
+        """File findings (exempted ones apart) and keep both lists in report order."""
+        for finding in findings:
+            (self.exempted if finding.exempt_reason else self.findings).append(finding)
+        self.findings.sort(key=Finding.order)
+        self.exempted.sort(key=Finding.order)
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity is severity)

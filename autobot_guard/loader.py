@@ -9,7 +9,6 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .findings import InputError
@@ -262,4 +261,4 @@ def _type_name(value: Any) -> str:
     )
 
 
-__all__ = ["MAX_DEPTH", "Document", "LoadResult", "Path", "load_paths"]
+__all__ = ["MAX_DEPTH", "Document", "LoadResult", "load_paths"]

@@ -80,18 +80,7 @@ class RegoStep:
             hits = run_conftest(self.executable, self.policies, documents, self.timeout)
         else:
             hits = _embedded_hits(self.policies, documents, self.timeout, parallel=True)
-        add_findings(report, [to_finding(judged[hit.index], hit) for hit in hits])
-
-
-def add_findings(report: Report, findings: Iterable[Finding]) -> None:
-    for finding in findings:
-        (report.exempted if finding.exempt_reason else report.findings).append(finding)
-    report.findings.sort(key=_order)
-    report.exempted.sort(key=_order)
-
-
-def _order(finding: Finding) -> tuple[str, int, str, str]:
-    return (finding.file, finding.line, finding.rule, finding.path)
+        report.add(to_finding(judged[hit.index], hit) for hit in hits)
 
 
 # -- the embedded engine, compiled once per process and policy directory ---------------
@@ -163,4 +152,4 @@ def evaluate_resources(
             policies = _POLICY_SETS.setdefault(directory, policies)
     documents = [r.data for r in resources]
     hits = _embedded_hits(policies, documents, timeout)
-    return sorted((to_finding(resources[hit.index], hit) for hit in hits), key=_order)
+    return sorted((to_finding(resources[hit.index], hit) for hit in hits), key=Finding.order)

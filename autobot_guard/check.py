@@ -19,6 +19,7 @@ from .paths import bundled_manifests, bundled_policy_pack
 if TYPE_CHECKING:
     from .gate.baseline import Entry as BaselineEntry
     from .loader import LoadResult
+    from .prefetch import Prefetch
     from .rego import RegoStep
 
 BUNDLED_TARGET = "the bundled AutoBot reference manifests"
@@ -39,6 +40,7 @@ class CheckOptions:
     rego: str = "auto"  # Rego policies: auto (conftest if on PATH, else embedded), conftest,
     rego_policies: str | None = None  # embedded or off; their directory (default: bundled)
     rego_timeout: float = 60.0  # seconds for the whole Rego step
+    prefetch: Prefetch | None = None  # a worker already parsing `paths` (see prefetch.py)
 
 
 def load_pack(config: str | None, kubernetes_version: str | None = None) -> PolicyPack:
@@ -73,7 +75,7 @@ def run_check(options: CheckOptions) -> Report:
     if options.kustomize:
         loaded, target = _kustomize(options), f"kustomize build of {options.kustomize}"
     else:
-        loaded = load_paths(paths)
+        loaded = load_paths(paths, prefetch=options.prefetch)
     report = evaluate(loaded.resources, pack, extra_rule_ids=rego.rule_ids)
     report.errors = loaded.errors
     report.files = loaded.files

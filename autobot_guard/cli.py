@@ -129,6 +129,12 @@ def check(
     # generational passes over that heap cost more than parsing, and manifests make no
     # reference cycles worth collecting in a short-lived process.
     gc.disable()
+    prefetch = None
+    if not kustomize:  # parse on the second core while the engine is being imported
+        from .paths import bundled_manifests
+        from .prefetch import Prefetch
+
+        prefetch = Prefetch.start(list(paths) or [str(bundled_manifests())])
     from .check import CheckOptions, UsageError, run_check
     from .findings import Severity
     from .reporters import render
@@ -144,9 +150,12 @@ def check(
             rego=rego,
             rego_policies=rego_policies,
             rego_timeout=rego_timeout,
+            prefetch=prefetch,
         )
         report = run_check(options)
     except UsageError as exc:
+        if prefetch is not None:
+            prefetch.cancel()
         _die(str(exc))
     color = (
         fmt == "text" and output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ

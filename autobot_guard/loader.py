@@ -5,20 +5,21 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .findings import InputError
 from .locate import Path as FieldPath
 from .locate import TextLocator, compose, existing_depth, node_line
 from .parallel import split_map
 from .resources import Resource, make_resource
+from .sources import Source, list_sources
 from .yamlparse import MAX_DEPTH, YamlError, check_shape, parse_document
 
-MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+if TYPE_CHECKING:
+    from .prefetch import Prefetch
+
 MAX_FILE_BYTES = 64 * 1024 * 1024
 # Led by the literal newline so the engine skips ahead instead of trying every position.
 _SEPARATOR = re.compile(r"\n(?:---|\.\.\.)(?=[ \t\n]|\Z)")
@@ -70,27 +71,28 @@ class LoadResult:
 # What a parse produces, as plain data so a forked worker can send it back cheaply:
 # ("doc", file, first line, text, data, is_json) or ("error", file, line, message).
 Parsed = tuple[Any, ...]
-Source = tuple[str, bytes | None, bool | None]  # (name, content if already read, force_json)
 
 
-def load_paths(paths: Iterable[str], stdin_name: str = "<stdin>") -> LoadResult:
-    """Every document of every path, in order; files are parsed on two cores when many."""
-    result = LoadResult()
-    sources: list[Source] = []
-    size = 0
-    for path in paths:
-        if path == "-":
-            sources.append((stdin_name, sys.stdin.buffer.read(), None))
-            continue
-        for file, error in _expand(path):
-            if error:
-                result.errors.append(InputError(file, None, error))
-                continue
-            sources.append((file, None, file.endswith(".json")))
-            with suppress(OSError):
-                size += os.path.getsize(file)
-    result.files = len(sources)
-    for batch in split_map(_parse_sources, sources, weight=size // 2048, plain_data=True):
+def load_paths(
+    paths: Iterable[str], stdin_name: str = "<stdin>", prefetch: Prefetch | None = None
+) -> LoadResult:
+    """Every document of every path, in order; files are parsed on two cores when many.
+
+    `prefetch`: a worker the CLI started on the same paths before importing the engine.
+    """
+    paths = list(paths)
+    if prefetch is not None and prefetch.paths != paths:
+        prefetch.cancel()
+        prefetch = None
+    listing = prefetch.listing if prefetch is not None else list_sources(paths, stdin_name)
+    result = LoadResult(files=len(listing.sources))
+    result.errors.extend(InputError(file, None, error) for file, error in listing.errors)
+    if prefetch is not None:
+        batches = prefetch.collect(parse_sources)
+    else:
+        weight = listing.size // 2048
+        batches = split_map(parse_sources, listing.sources, weight=weight, plain_data=True)
+    for batch in batches:
         for item in batch:
             if item[0] == "error":
                 result.errors.append(InputError(item[1], item[2], item[3]))
@@ -99,7 +101,8 @@ def load_paths(paths: Iterable[str], stdin_name: str = "<stdin>") -> LoadResult:
     return result
 
 
-def _parse_sources(sources: Sequence[Source]) -> list[Parsed]:
+def parse_sources(sources: Sequence[Source]) -> list[Parsed]:
+    """The plain-data parse results of `sources` (what a forked worker sends back)."""
     out: list[Parsed] = []
     for name, raw, force_json in sources:
         if raw is None:
@@ -115,23 +118,6 @@ def _parse_sources(sources: Sequence[Source]) -> list[Parsed]:
                 continue
         out.extend(_parse_bytes(name, raw, force_json))
     return out
-
-
-def _expand(path: str) -> Iterator[tuple[str, str | None]]:
-    if os.path.isdir(path):
-        found = False
-        for root, dirs, files in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in sorted(files):
-                if name.endswith(MANIFEST_SUFFIXES):
-                    found = True
-                    yield os.path.join(root, name), None
-        if not found:
-            yield path, "no .yaml, .yml or .json files in this directory"
-    elif os.path.exists(path):
-        yield path, None
-    else:
-        yield path, "no such file or directory"
 
 
 def _parse_bytes(name: str, raw: bytes, force_json: bool | None) -> Iterator[Parsed]:

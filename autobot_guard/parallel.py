@@ -19,7 +19,8 @@ R = TypeVar("R")
 MIN_ITEMS = 400  # below this, forking costs more than it saves
 
 
-def _workers() -> int:
+def workers() -> int:
+    """How many processes may work at once (AUTOBOT_GUARD_WORKERS=1: no fork)."""
     wanted = os.environ.get("AUTOBOT_GUARD_WORKERS", "")
     if wanted.isdigit():
         return int(wanted)  # 1 turns the fork off, e.g. where processes are counted
@@ -45,7 +46,7 @@ def split_map(
 
     codec: Any = marshal if plain_data else pickle
     size = len(items) if weight is None else weight
-    if size < MIN_ITEMS or len(items) < 2 or not hasattr(os, "fork") or _workers() < 2:
+    if size < MIN_ITEMS or len(items) < 2 or not hasattr(os, "fork") or workers() < 2:
         return [work(items)]
     middle = len(items) // 2
     first, second = items[:middle], items[middle:]

@@ -1,0 +1,59 @@
+"""What to read: the manifest files that paths name (files, directories, `-` for stdin).
+
+Kept free of heavy imports: the CLI lists the files before it imports the engine, so
+that a forked worker can start parsing them early (see `prefetch`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import suppress
+from dataclasses import dataclass, field
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+
+Source = tuple[str, bytes | None, bool | None]  # (name, content if already read, force_json)
+
+
+@dataclass(slots=True)
+class SourceList:
+    sources: list[Source] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (path, what is wrong)
+    size: int = 0  # bytes of the files, to decide whether a second core is worth it
+
+
+def list_sources(paths: Iterable[str], stdin_name: str = "<stdin>") -> SourceList:
+    """Every manifest file of `paths`, in order; stdin is read here."""
+    listing = SourceList()
+    for path in paths:
+        if path == "-":
+            listing.sources.append((stdin_name, sys.stdin.buffer.read(), None))
+            continue
+        for file, error in expand(path):
+            if error:
+                listing.errors.append((file, error))
+                continue
+            listing.sources.append((file, None, file.endswith(".json")))
+            with suppress(OSError):  # reported when the file is read
+                listing.size += os.path.getsize(file)
+    return listing
+
+
+def expand(path: str) -> Iterator[tuple[str, str | None]]:
+    """(file, None) for each manifest file under `path`, or (path, error)."""
+    if os.path.isdir(path):
+        found = False
+        for root, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(files):
+                if name.endswith(MANIFEST_SUFFIXES):
+                    found = True
+                    yield os.path.join(root, name), None
+        if not found:
+            yield path, "no .yaml, .yml or .json files in this directory"
+    elif os.path.exists(path):
+        yield path, None
+    else:
+        yield path, "no such file or directory"

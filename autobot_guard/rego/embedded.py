@@ -255,9 +255,12 @@ _RAW: list[Any] = []
 
 
 def _raw_library(c: Any) -> Any:
-    """regopy's shared library, loaded again without argtypes (same library, same state)."""
+    """regopy's shared library, loaded again without argtypes (same library, same state).
+
+    As a PyDLL: these calls only append to the input being built, so keeping the GIL
+    through them is cheaper than releasing and taking it back five hundred times."""
     if not _RAW:
-        raw = ctypes.CDLL(c.rego._name)
+        raw = ctypes.PyDLL(c.rego._name)
         for name in (
             "regoInputString", "regoInputInt", "regoInputFloat", "regoInputBoolean",
             "regoInputNull", "regoInputObjectItem", "regoInputObject", "regoInputArray",

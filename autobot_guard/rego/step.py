@@ -86,14 +86,14 @@ class RegoStep:
 # -- the embedded engine, compiled once per process and policy directory ---------------
 
 _ENGINES: dict[Path, EmbeddedEngine] = {}
-_POLICY_SETS: dict[Path, PolicySet] = {}  # evaluate_resources: read once per process
+_POLICY_SETS: dict[str, PolicySet] = {}  # evaluate_resources: read once per process
 _ENGINES_LOCK = threading.Lock()
 
 
 def embedded_engine(policies: PolicySet) -> EmbeddedEngine:
     from .embedded import EmbeddedEngine
 
-    key = policies.directory.resolve()
+    key = policies.directory
     with _ENGINES_LOCK:
         engine = _ENGINES.get(key)
         if engine is None or engine.policies.files != policies.files:
@@ -143,13 +143,13 @@ def evaluate_resources(
     `autobot-guard.io/exempt` annotation exempts carry `exempt_reason`. Raises
     check.UsageError for unusable policies or a timeout.
     """
-    directory = Path(policy_dir or default_policy_dir()).resolve()
-    with _ENGINES_LOCK:
-        policies = _POLICY_SETS.get(directory)
+    given = str(policy_dir or default_policy_dir())
+    with _ENGINES_LOCK:  # keyed by the path as given: resolving it costs a review 0.1 ms
+        policies = _POLICY_SETS.get(given)
     if policies is None:
-        policies = load_policy_set(directory)
+        policies = load_policy_set(Path(given).resolve())
         with _ENGINES_LOCK:
-            policies = _POLICY_SETS.setdefault(directory, policies)
+            policies = _POLICY_SETS.setdefault(given, policies)
     documents = [r.data for r in resources]
     hits = _embedded_hits(policies, documents, timeout)
     return sorted((to_finding(resources[hit.index], hit) for hit in hits), key=Finding.order)

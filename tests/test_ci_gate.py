@@ -37,6 +37,7 @@ from tests.gate_util import (
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 ACTION = ROOT / "action.yml"
+INSTALL_CONFTEST = ROOT / ".github" / "actions" / "install-conftest" / "action.yml"
 HOOKS = ROOT / ".pre-commit-hooks.yaml"
 SARIF_SCHEMA = ROOT / "tests" / "data" / "sarif-schema-2.1.0.json"
 INPUTS = {
@@ -78,8 +79,8 @@ def test_workflows_pass_actionlint() -> None:
 @pytest.mark.parametrize(
     ("schema", "paths"),
     [
-        ("vendor.github-workflows", ["ci.yml", "gate.yml"]),
-        ("vendor.github-actions", ["../../action.yml"]),
+        ("vendor.github-workflows", ["ci.yml", "gate.yml", "rego.yml"]),
+        ("vendor.github-actions", ["../../action.yml", "../actions/install-conftest/action.yml"]),
     ],
 )
 def test_workflows_and_action_match_the_github_schemas(schema: str, paths: list[str]) -> None:
@@ -128,9 +129,7 @@ def test_gate_workflow() -> None:
     steps = job["steps"]
     assert steps[0]["with"]["fetch-depth"] == "0"  # --changed-since needs the history
     install = next(s for s in steps if "conftest" in s.get("name", "").lower())
-    assert "sha256sum --check" in install["run"]
-    assert re.fullmatch(r"\d+\.\d+\.\d+", job["env"]["CONFTEST_VERSION"])
-    assert re.fullmatch(r"[0-9a-f]{64}", job["env"]["CONFTEST_SHA256"])
+    assert install["uses"] == "./.github/actions/install-conftest"
     runs = "\n".join(s.get("run", "") for s in steps)
     assert "conftest verify --policy policies/rego/" in runs
     check = next(s for s in steps if s.get("id") == "gate")
@@ -142,7 +141,7 @@ def test_gate_workflow() -> None:
 
 
 def test_third_party_actions_are_pinned_to_a_sha_or_a_major_tag_with_a_note() -> None:
-    for path in [*WORKFLOWS.glob("*.yml"), ACTION]:
+    for path in [*WORKFLOWS.glob("*.yml"), ACTION, INSTALL_CONFTEST]:
         text = path.read_text(encoding="utf-8")
         for match in re.finditer(r"uses:\s*([^\s#]+)", text):
             ref = match.group(1)
@@ -337,3 +336,111 @@ def test_usage_error_fails_the_gate_without_a_sarif_output(tmp_path: Path) -> No
     assert run["status"] == 2
     assert "unknown git ref 'origin/no-such-branch'" in run["stderr"]
     assert run["outputs"]["sarif-file"] == "autobot-guard.sarif"
+
+
+# --- conftest for the workflows: one pinned release, verified before use ------------------
+
+
+def test_every_workflow_that_needs_conftest_installs_it_the_same_way() -> None:
+    users = [
+        path.name
+        for path in WORKFLOWS.glob("*.yml")
+        if "conftest" in path.read_text(encoding="utf-8")
+        and any(
+            step.get("uses") == "./.github/actions/install-conftest"
+            for job in load_yaml(path)["jobs"].values()
+            for step in job["steps"]
+        )
+    ]
+    assert sorted(users) == ["gate.yml", "rego.yml"]
+    for path in WORKFLOWS.glob("*.yml"):
+        assert "releases/download" not in path.read_text(encoding="utf-8"), path.name
+
+
+def _fake_release(tmp: Path, version: str, corrupt: bool = False) -> dict[str, str]:
+    """A fake `curl` serving a conftest release from `tmp`, and the step's environment."""
+    import hashlib
+    import tarfile
+
+    release = tmp / "release"
+    release.mkdir()
+    binary = tmp / "conftest"
+    binary.write_text(f'#!/bin/sh\necho "Conftest: {version}"\n')
+    binary.chmod(0o755)
+    asset = release / f"conftest_{version}_Linux_x86_64.tar.gz"
+    with tarfile.open(asset, "w:gz") as tar:
+        tar.add(binary, arcname="conftest")
+    digest = hashlib.sha256(asset.read_bytes()).hexdigest()
+    if corrupt:
+        digest = ("0" if digest[0] != "0" else "1") + digest[1:]
+    (release / "checksums.txt").write_text(
+        f"{'a' * 64}  conftest_{version}_Darwin_x86_64.tar.gz\n{digest}  {asset.name}\n"
+    )
+    shim = tmp / "shim"
+    shim.mkdir()
+    (shim / "curl").write_text(  # curl -fsSL --retry 3 -o FILE URL: copy from the fake release
+        f'#!/bin/sh\nwhile [ "$1" != "-o" ]; do shift; done\ncp "{release}/$(basename "$3")" "$2"\n'
+    )
+    (shim / "curl").chmod(0o755)
+    home = tmp / "home"
+    home.mkdir()
+    github_path = tmp / "github_path"
+    github_path.write_text("")
+    return {
+        **os.environ,
+        "PATH": f"{shim}:{os.environ['PATH']}",
+        "HOME": str(home),
+        "GITHUB_PATH": str(github_path),
+    }
+
+
+def _run_install(tmp: Path, env: dict[str, str], version: str, sha256: str = "") -> Any:
+    step = load_yaml(INSTALL_CONFTEST)["runs"]["steps"][0]
+    assert step["env"] == {
+        "CONFTEST_VERSION": "${{ inputs.version }}",
+        "CONFTEST_SHA256": "${{ inputs.sha256 }}",
+    }
+    script = tmp / "install.sh"
+    script.write_text(step["run"], encoding="utf-8")
+    return subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+        env={**env, "CONFTEST_VERSION": version, "CONFTEST_SHA256": sha256},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_install_conftest_puts_the_verified_release_on_path(tmp_path: Path) -> None:
+    version = load_yaml(INSTALL_CONFTEST)["inputs"]["version"]["default"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version)
+    env = _fake_release(tmp_path, version)
+    run = _run_install(tmp_path, env, version)
+    assert run.returncode == 0, run.stderr
+    assert f"Conftest: {version}" in run.stdout
+    added = Path(env["GITHUB_PATH"]).read_text().strip()
+    assert (Path(added) / "conftest").exists()
+
+
+def test_install_conftest_refuses_a_tarball_that_does_not_match_the_release_checksums(
+    tmp_path: Path,
+) -> None:
+    env = _fake_release(tmp_path, "0.71.1", corrupt=True)
+    run = _run_install(tmp_path, env, "0.71.1")
+    assert run.returncode != 0
+    assert "FAILED" in run.stdout + run.stderr
+    assert Path(env["GITHUB_PATH"]).read_text() == ""  # nothing unverified reaches PATH
+
+
+def test_install_conftest_checks_an_own_pin_too(tmp_path: Path) -> None:
+    env = _fake_release(tmp_path, "0.71.1")
+    run = _run_install(tmp_path, env, "0.71.1", sha256="f" * 64)
+    assert run.returncode != 0
+    assert Path(env["GITHUB_PATH"]).read_text() == ""
+
+
+def test_install_conftest_rejects_a_malformed_version(tmp_path: Path) -> None:
+    env = _fake_release(tmp_path, "0.71.1")
+    run = _run_install(tmp_path, env, "0.71.1; rm -rf /")
+    assert run.returncode == 2
+    assert "::error::conftest version must be X.Y.Z" in run.stdout

@@ -14,13 +14,17 @@ from __future__ import annotations
 import marshal
 import mmap
 import os
+import select
+import signal
 import struct
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from typing import Any
 
 from .parallel import MIN_ITEMS, workers
 from .sources import Source, SourceList, list_sources
 
+_POLL_SECONDS = 0.2  # how often a process waiting for the lock checks the other is alive
 _CURSORS = struct.Struct("qq")  # next file the worker takes, end of what remains for us
 Batch = list[Any]  # the plain-data parse results of one file
 
@@ -34,8 +38,10 @@ class Prefetch:
         self._cursors = mmap.mmap(-1, _CURSORS.size)  # anonymous and shared across fork
         _CURSORS.pack_into(self._cursors, 0, 0, len(listing.sources))
         self._lock_read, self._lock_write = os.pipe()  # one token in the pipe: the lock
+        os.set_blocking(self._lock_read, False)  # never block where the holder may be dead
         os.write(self._lock_write, b".")
         self._results, results_write = os.pipe()
+        self._parent = os.getpid()
         self._pid = os.fork()
         if self._pid == 0:
             os.close(self._results)
@@ -67,18 +73,25 @@ class Prefetch:
     def cancel(self) -> None:
         """Stop the worker (the command failed before it needed the results)."""
         if self._pid:
-            try:
-                os.kill(self._pid, 9)
-                os.waitpid(self._pid, 0)
-            except OSError:
-                pass
+            with suppress(OSError):
+                os.kill(self._pid, signal.SIGKILL)
             os.close(self._results)
-            self._pid = 0
+            self._reap()
+
+    def _reap(self) -> None:
+        with suppress(ChildProcessError):
+            os.waitpid(self._pid, 0)
+        self._pid = 0
+        for descriptor in (self._lock_read, self._lock_write):
+            with suppress(OSError):
+                os.close(descriptor)
+        self._cursors.close()
 
     # -- both sides ---------------------------------------------------------------------
 
     def _claim(self, front: bool) -> int | None:
-        os.read(self._lock_read, 1)
+        if not self._acquire(self._parent_alive if front else self._worker_alive):
+            return None  # the other side died holding the lock: stop; `collect` redoes
         try:
             start, end = _CURSORS.unpack_from(self._cursors, 0)
             if start >= end:
@@ -90,6 +103,27 @@ class Prefetch:
             return end - 1
         finally:
             os.write(self._lock_write, b".")
+
+    def _acquire(self, other_alive: Callable[[], bool]) -> bool:
+        """Take the lock; False if the other process died (it may have died holding it)."""
+        while True:
+            try:
+                if os.read(self._lock_read, 1):
+                    return True
+            except BlockingIOError:
+                pass  # the other process holds it
+            ready = select.select([self._lock_read], [], [], _POLL_SECONDS)[0]
+            if not ready and not other_alive():
+                return False
+
+    def _worker_alive(self) -> bool:
+        try:
+            return os.waitpid(self._pid, os.WNOHANG) == (0, 0)
+        except ChildProcessError:
+            return False
+
+    def _parent_alive(self) -> bool:
+        return os.getppid() == self._parent
 
     def _work(self, results_write: int) -> None:  # the worker: parse, send, leave
         try:
@@ -108,8 +142,7 @@ class Prefetch:
     def _receive(self) -> dict[int, Batch]:
         with os.fdopen(self._results, "rb") as pipe:
             payload = pipe.read()
-        os.waitpid(self._pid, 0)
-        self._pid = 0
+        self._reap()
         try:
             done = marshal.loads(payload) if payload else {}
         except (EOFError, ValueError, TypeError):

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,51 @@ def test_cli_reports_the_same_with_and_without_the_worker(corpus: Path) -> None:
     assert code_two == code_one == 2  # the broken files are input errors
     assert two == one
     assert two["summary"]["resources"] >= 600  # type: ignore[index]
+
+
+class _DiesHoldingTheLock(Prefetch):
+    def _work(self, results_write: int) -> None:  # takes the lock, then is killed
+        while True:
+            try:
+                os.read(self._lock_read, 1)
+                break
+            except BlockingIOError:
+                continue
+        os._exit(9)
+
+
+def test_a_worker_killed_while_holding_the_lock_does_not_hang_the_command(corpus: Path) -> None:
+    listing = list_sources([str(corpus)])
+    started = _DiesHoldingTheLock([str(corpus)], listing)
+    batches = started.collect(loader.parse_sources)
+    assert [item for batch in batches for item in batch] == _serial([str(corpus)])
+
+
+def test_the_worker_leaves_when_the_command_dies_holding_the_lock(corpus: Path) -> None:
+    # The command is killed between taking the lock and giving it back: its worker must
+    # not wait for the lock forever (an orphan spinning in the background).
+    script = f"""
+import os, sys
+from autobot_guard.prefetch import Prefetch
+started = Prefetch.start([{str(corpus)!r}])
+while True:
+    try:
+        os.read(started._lock_read, 1)
+        break
+    except BlockingIOError:
+        continue
+print(started._pid, flush=True)
+os._exit(0)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    worker = int(done.stdout.strip())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return  # gone
+        time.sleep(0.05)
+    pytest.fail(f"worker {worker} is still running after its command died")

@@ -245,3 +245,20 @@ def test_windows_line_endings_and_bom(tmp_path: Path) -> None:
     resource = load_paths([write(tmp_path, "crlf.yaml", raw)]).resources[0]
     assert resource.name == "backend"
     assert resource.line_of(("spec", "replicas")) == 7
+
+
+def test_documents_share_their_key_strings_without_changing_values() -> None:
+    text = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a, labels: {app: a}}\n"
+        "spec:\n  template:\n    spec:\n      containers:\n      - name: c\n        image: x:1\n"
+        "        ports: [{containerPort: 80, name: http}]\n"
+        "        args: [[nested, list], {k: v}]\n"
+    )
+    first, second = parse_document(text), parse_document(text)
+    assert first == second  # same values, built separately
+    assert first is not second
+    containers = [doc["spec"]["template"]["spec"]["containers"][0] for doc in (first, second)]
+    shared = {key for key in containers[0] if any(key is other for other in containers[1])}
+    assert shared == set(containers[0])  # one "image", one "ports"... for every document
+    assert containers[0]["ports"][0] == {"containerPort": 80, "name": "http"}
+    assert containers[0]["args"] == [["nested", "list"], {"k": "v"}]

@@ -6,6 +6,7 @@ so that `--help` and `rules` start fast.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import NoReturn
@@ -123,6 +124,28 @@ def check(
     With no PATH, checks the bundled AutoBot reference manifests.
     Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage or input error.
     """
+    try:
+        _check(**locals())  # the parameters, as given
+    except KeyboardInterrupt:  # anywhere, even while importing: 130, never 1 ("findings")
+        _interrupted()
+
+
+def _check(
+    paths: tuple[str, ...],
+    fmt: str,
+    output: str | None,
+    fail_on: str,
+    kubernetes_version: str | None,
+    config: str | None,
+    quiet: bool,
+    changed_since: str | None,
+    baseline: str | None,
+    kustomize: str | None,
+    rego: str,
+    rego_policies: str | None,
+    rego_timeout: float,
+) -> None:
+    """The `check` command, interrupted or not."""
     import gc
 
     # A run builds millions of small dicts and frees them all at exit: the collector's
@@ -169,11 +192,32 @@ def check(
         except OSError as exc:
             _die(f"cannot write {output}: {exc.strerror or exc}")
     else:
-        click.echo(text, nl=False)
+        _write_stdout(text)
     for error in report.errors:
         if fmt != "text" or output:
             click.echo(f"autobot-guard: input error: {error.display()}", err=True)
     _exit(report.exit_code(threshold))
+
+
+def _write_stdout(text: str) -> None:
+    try:
+        click.echo(text, nl=False)
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader left (`| head`): nothing more to say to it
+        _quiet_exit(2)
+    except OSError as exc:  # a full disk, a closed descriptor
+        _die(f"cannot write the report to standard output: {exc.strerror or exc}")
+
+
+def _quiet_exit(code: int) -> NoReturn:
+    with contextlib.suppress(OSError):
+        sys.stderr.flush()
+    os._exit(code)  # stdout is unusable: flushing it again at exit would fail again
+
+
+def _interrupted() -> NoReturn:
+    click.echo("autobot-guard: interrupted", err=True)
+    _quiet_exit(130)  # 128 + SIGINT, as shells report it; never 1 ("findings")
 
 
 def _exit(code: int) -> NoReturn:
@@ -184,7 +228,10 @@ def _exit(code: int) -> NoReturn:
     (click's test runner, an embedding program) it is a plain SystemExit.
     """
     if os.path.basename(sys.argv[0]) in ("autobot-guard", "__main__.py"):
-        sys.stdout.flush()
+        try:
+            sys.stdout.flush()
+        except OSError:
+            _quiet_exit(2)
         sys.stderr.flush()
         os._exit(code)
     sys.exit(code)
@@ -224,6 +271,8 @@ def baseline_command(
         count = write(report, output)
     except (UsageError, BaselineError) as exc:
         _die(str(exc))
+    except KeyboardInterrupt:
+        _interrupted()
     click.echo(f"wrote {count} finding{'s' if count != 1 else ''} to {output}")
 
 

@@ -90,6 +90,8 @@ class Prefetch:
     # -- both sides ---------------------------------------------------------------------
 
     def _claim(self, front: bool) -> int | None:
+        if front and not self._parent_alive():
+            return None  # the command was killed: an orphan has nobody to parse for
         if not self._acquire(self._parent_alive if front else self._worker_alive):
             return None  # the other side died holding the lock: stop; `collect` redoes
         try:

@@ -187,3 +187,39 @@ def test_config_changes_severity_and_disables_rules(tmp_path: Path) -> None:
 def test_version_flag() -> None:
     result = cli("--version")
     assert result.returncode == 0 and "autobot-guard" in result.stdout
+
+
+def test_interrupt_exits_130_not_1() -> None:
+    # Waiting on a stdin that never ends, the command is interrupted as Ctrl-C does it.
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "autobot_guard", "check", "-", "--rego", "off"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert stderr.strip().splitlines()[-1] == "autobot-guard: interrupted"
+    assert "Traceback" not in stderr and stdout == ""
+
+
+def test_a_report_that_cannot_be_written_to_stdout_is_a_one_line_error() -> None:
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "autobot_guard", "check", "-", "--rego", "off"],
+            input=BAD_DEPLOYMENT,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "autobot-guard: error: cannot write the report to standard output: No space left on device"
+    )

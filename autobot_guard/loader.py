@@ -168,25 +168,36 @@ def _yaml_documents(name: str, text: str) -> Iterator[Parsed]:
 
 
 def _json_documents(name: str, text: str) -> Iterator[Parsed]:
-    if not text.strip():
-        return
-    try:
-        data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
-    except json.JSONDecodeError as exc:
-        yield ("error", name, exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})")
-        return
-    except ValueError as exc:
-        yield ("error", name, None, f"invalid JSON: {exc}")
-        return
-    except RecursionError:
-        yield ("error", name, None, f"nesting deeper than {MAX_DEPTH} levels")
-        return
-    try:
-        check_shape(data)
-    except YamlError as exc:
-        yield ("error", name, None, exc.message)
-        return
-    yield ("doc", name, 1, text, data, True)
+    """One document per top-level JSON value: kubectl reads concatenated objects too."""
+    decoder = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys)
+    position, length = 0, len(text)
+    while True:
+        while position < length and text[position] in " \t\r\n":
+            position += 1
+        if position >= length:
+            return
+        first_line = text.count("\n", 0, position) + 1
+        try:
+            data, end = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as exc:
+            yield ("error", name, exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})")
+            return
+        except ValueError as exc:
+            yield ("error", name, first_line, f"invalid JSON: {exc}")
+            return
+        except RecursionError:
+            yield ("error", name, first_line, f"nesting deeper than {MAX_DEPTH} levels")
+            return
+        try:
+            check_shape(data)
+        except YamlError as exc:
+            yield ("error", name, first_line, exc.message)
+        else:
+            # Blank lines and columns before it, so positions within it stay the file's.
+            column = position - (text.rfind("\n", 0, position) + 1)
+            chunk = "\n" * (first_line - 1) + " " * column + text[position:end]
+            yield ("doc", name, 1, chunk, data, True)
+        position = end
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -25,8 +25,9 @@ class SourceList:
 
 
 def list_sources(paths: Iterable[str], stdin_name: str = "<stdin>") -> SourceList:
-    """Every manifest file of `paths`, in order; stdin is read here."""
+    """Every manifest file of `paths`, in order, each once; stdin is read here."""
     listing = SourceList()
+    seen: set[str] = set()
     for path in paths:
         if path == "-":
             listing.sources.append((stdin_name, sys.stdin.buffer.read(), None))
@@ -35,25 +36,46 @@ def list_sources(paths: Iterable[str], stdin_name: str = "<stdin>") -> SourceLis
             if error:
                 listing.errors.append((file, error))
                 continue
-            listing.sources.append((file, None, file.endswith(".json")))
+            real = os.path.realpath(file)
+            if real in seen:  # named twice (a file and its directory): checked once
+                continue
+            seen.add(real)
+            listing.sources.append((file, None, file.lower().endswith(".json")))
             with suppress(OSError):  # reported when the file is read
                 listing.size += os.path.getsize(file)
     return listing
 
 
 def expand(path: str) -> Iterator[tuple[str, str | None]]:
-    """(file, None) for each manifest file under `path`, or (path, error)."""
-    if os.path.isdir(path):
-        found = False
-        for root, dirs, files in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in sorted(files):
-                if name.endswith(MANIFEST_SUFFIXES):
-                    found = True
-                    yield os.path.join(root, name), None
-        if not found:
-            yield path, "no .yaml, .yml or .json files in this directory"
-    elif os.path.exists(path):
-        yield path, None
-    else:
-        yield path, "no such file or directory"
+    """(file, None) for each manifest file under `path`, or (path, error).
+
+    Directories are walked recursively in name order, following symbolic links (each
+    directory once, so a link loop ends). Directories whose name starts with a dot
+    (.git, .github) are not entered; file suffixes match in any case (.yaml, .YML).
+    """
+    if not os.path.isdir(path):
+        yield (path, None) if os.path.exists(path) else (path, "no such file or directory")
+        return
+    found, problems, visited = False, [], set()
+
+    def unreadable(error: OSError) -> None:
+        problems.append((error.filename or path, f"cannot read directory: {error.strerror}"))
+
+    for root, dirs, files in os.walk(path, onerror=unreadable, followlinks=True):
+        try:
+            identity = os.stat(root)
+        except OSError:
+            continue
+        key = (identity.st_dev, identity.st_ino)
+        if key in visited:  # a link back to a directory already walked
+            dirs[:] = []
+            continue
+        visited.add(key)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.lower().endswith(MANIFEST_SUFFIXES):
+                found = True
+                yield os.path.join(root, name), None
+    yield from problems
+    if not found and not problems:
+        yield path, "no .yaml, .yml or .json files in this directory"

@@ -93,6 +93,32 @@ KubernetesLoader.add_implicit_resolver(
     ),
     list("-+0123456789."),
 )
+
+
+# Explicit tags, read into what go-yaml v2 and the JSON conversion make of them: a set
+# is a mapping to nulls, an ordered map a list of one-key mappings, a timestamp and
+# binary data stay strings (the API server sees RFC 3339 text and base64).
+def _set(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, None]:
+    return dict.fromkeys(loader.construct_mapping(node, deep=True))
+
+
+def _pairs(loader: yaml.SafeLoader, node: yaml.SequenceNode) -> list[Any]:
+    return [loader.construct_object(item, deep=True) for item in node.value]
+
+
+def _text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
+    return str(loader.construct_scalar(node))
+
+
+def _binary(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
+    return "".join(str(loader.construct_scalar(node)).split())
+
+
+KubernetesLoader.add_constructor("tag:yaml.org,2002:set", _set)
+KubernetesLoader.add_constructor("tag:yaml.org,2002:omap", _pairs)
+KubernetesLoader.add_constructor("tag:yaml.org,2002:pairs", _pairs)
+KubernetesLoader.add_constructor("tag:yaml.org,2002:timestamp", _text)
+KubernetesLoader.add_constructor("tag:yaml.org,2002:binary", _binary)
 KubernetesLoader.add_constructor("tag:yaml.org,2002:bool", _go_yaml_bool)
 KubernetesLoader.add_constructor("tag:yaml.org,2002:int", KubernetesLoader.construct_yaml_int)
 

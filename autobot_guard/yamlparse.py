@@ -53,7 +53,10 @@ def _in_comment(text: str, position: int) -> bool:
 
 
 def _needs_yaml11(text: str) -> bool:
-    """True if some plain scalar or key reads differently in YAML 1.1 than in 1.2."""
+    """True if some plain scalar or key reads differently in YAML 1.1 than in 1.2, or
+    the text has an explicit tag (`!!set`, `!!timestamp`...: read as go-yaml does)."""
+    if "!!" in text:
+        return True
     tokens = (text.translate(_FLOW_PUNCTUATION) if "[" in text or "{" in text else text).split()
     if not _RISKY_TOKENS.isdisjoint(tokens) and any(
         not _in_comment(text, match.start()) for match in _WORD_IN_CONTEXT.finditer(text)
@@ -137,8 +140,15 @@ def shared_keys(mapping: dict[Any, Any]) -> dict[Any, Any]:
             value = shared_keys(value)
         elif kind is _LIST:
             value = [shared_keys(item) if type(item) is _DICT else item for item in value]
-        out[intern(key) if type(key) is _STR else key] = value
+        if type(key) is _STR:
+            key = intern(key)
+        elif type(key) not in _SCALAR_KEYS:  # `? [a, b] : c`: no JSON object has such a key
+            raise YamlError("invalid YAML: a mapping key must be a scalar, not a collection")
+        out[key] = value
     return out
+
+
+_SCALAR_KEYS = frozenset({int, float, bool, type(None)})
 
 
 def _parse_fast(text: str) -> Any:

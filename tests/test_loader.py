@@ -262,3 +262,111 @@ def test_documents_share_their_key_strings_without_changing_values() -> None:
     assert shared == set(containers[0])  # one "image", one "ports"... for every document
     assert containers[0]["ports"][0] == {"containerPort": 80, "name": "http"}
     assert containers[0]["args"] == [["nested", "list"], {"k": "v"}]
+
+
+def _manifest(path: Path, name: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\n")
+
+
+def test_an_unreadable_directory_is_reported_not_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _manifest(tmp_path / "ok" / "a.yaml", "a")
+    locked = tmp_path / "locked"
+    _manifest(locked / "b.yaml", "b")
+    real_scandir = os.scandir
+
+    def scandir(path):  # type: ignore[no-untyped-def]  # as for a directory mode 000
+        if os.fspath(path) == str(locked):
+            raise PermissionError(13, "Permission denied", str(locked))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    loaded = load_paths([str(tmp_path)])
+    assert [r.name for r in loaded.resources] == ["a"]
+    assert [(e.file, e.message) for e in loaded.errors] == [
+        (str(locked), "cannot read directory: Permission denied")
+    ]
+
+
+def test_symlinked_directories_are_followed_once(tmp_path: Path) -> None:
+    _manifest(tmp_path / "shared" / "a.yaml", "a")
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "shared").symlink_to(tmp_path / "shared")
+    (app / "loop").symlink_to(app)  # a link back up: walked once, no endless loop
+    loaded = load_paths([str(app)])
+    assert [r.name for r in loaded.resources] == ["a"]
+    assert loaded.errors == []
+
+
+def test_a_file_named_twice_is_checked_once(tmp_path: Path) -> None:
+    _manifest(tmp_path / "a.yaml", "a")
+    loaded = load_paths([str(tmp_path), str(tmp_path / "a.yaml"), str(tmp_path / "." / "a.yaml")])
+    assert [r.name for r in loaded.resources] == ["a"]
+    assert loaded.files == 1
+
+
+def test_suffixes_match_in_any_case_and_dot_directories_are_not_entered(tmp_path: Path) -> None:
+    _manifest(tmp_path / "A.YAML", "upper")
+    _manifest(tmp_path / "b.Yml", "mixed")
+    _manifest(tmp_path / ".git" / "c.yaml", "hidden")
+    loaded = load_paths([str(tmp_path)])
+    assert sorted(r.name for r in loaded.resources) == ["mixed", "upper"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a: !!set {x, z}\n", {"a": {"x": None, "z": None}}),  # go-yaml: a map to nulls
+        ("a: !!timestamp 2026-01-01T00:00:00Z\n", {"a": "2026-01-01T00:00:00Z"}),
+        ("a: !!binary |\n  aGVs\n  bG8=\n", {"a": "aGVsbG8="}),
+        ("a: !!omap [{x: 1}, {b: 2}]\n", {"a": [{"x": 1}, {"b": 2}]}),
+        ("a: !!str 0755\n", {"a": "0755"}),
+    ],
+)
+def test_explicit_tags_read_as_kubernetes_reads_them(text: str, expected: object) -> None:
+    assert parse_document(text) == expected
+
+
+@pytest.mark.parametrize("text", ["? [a, b]\n: c\n", "a: {[1, 2]: 3}\n", "? {k: v}\n: c\n"])
+def test_collection_keys_are_refused(text: str) -> None:
+    with pytest.raises(YamlError, match="mapping key must be a scalar"):
+        parse_document(text)
+
+
+def test_an_explicit_tag_error_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "tag.yaml"
+    path.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: !!python/object:os.system x\n"
+    )
+    loaded = load_paths([str(path)])
+    assert [(e.line, e.message.split(":")[0]) for e in loaded.errors] == [(6, "invalid YAML")]
+
+
+def test_several_json_objects_in_one_file_are_several_documents(tmp_path: Path) -> None:
+    path = tmp_path / "two.json"
+    path.write_text(
+        '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}\n'
+        '{\n  "apiVersion": "v1",\n  "kind": "ConfigMap",\n  "metadata": {"name": "b"}\n}\n'
+    )
+    loaded = load_paths([str(path)])
+    assert loaded.errors == []
+    assert [(r.name, r.line_of(("metadata", "name"))) for r in loaded.resources] == [
+        ("a", 1), ("b", 5)
+    ]  # fmt: skip
+
+
+def test_json_objects_on_one_line_each_get_their_own_document(tmp_path: Path) -> None:
+    path = tmp_path / "line.json"
+    path.write_text(
+        '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}} '
+        '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b"}}\n'
+        '{"apiVersion": "v1", "kind": ConfigMap}\n'
+    )
+    loaded = load_paths([str(path)])
+    assert [(r.name, r.line_of(("metadata", "name"))) for r in loaded.resources] == [
+        ("a", 1), ("b", 1)
+    ]  # fmt: skip
+    assert [(e.line, e.message.split(":")[0]) for e in loaded.errors] == [(2, "invalid JSON")]

@@ -10,14 +10,19 @@ import data.lib.kubernetes as k8s
 
 log_collector_paths := {"/var/log/containers", "/var/log/pods", "/var/lib/autobot-fluentd"}
 
+# Always defined: rego-cpp evaluates an undefined rule again at each use (each volume).
+default log_collector := false
+
 log_collector if {
 	input.kind == "DaemonSet"
 	k8s.namespace == "autobot-logging"
 	k8s.pod_labels.component == "log-collector"
 }
 
+# Over pod_host_path_volumes, building the field path only for a finding: see
+# lib/kubernetes.rego for what the embedded engine pays for.
 deny contains result if {
-	some [path, name, host_path] in k8s.host_path_volumes
+	some [index, name, host_path] in k8s.pod_host_path_volumes
 	not log_collector
 	result := {
 		"msg": concat("", [
@@ -25,12 +30,12 @@ deny contains result if {
 			": only the log collector may mount node paths",
 		]),
 		"rule": "no-hostpath",
-		"field": array.concat(path, ["hostPath"]),
+		"field": array.concat(k8s.pod_spec_path, ["volumes", index, "hostPath"]),
 	}
 }
 
 deny contains result if {
-	some [path, name, host_path] in k8s.host_path_volumes
+	some [index, name, host_path] in k8s.pod_host_path_volumes
 	log_collector
 	not allowed_for_log_collector(host_path)
 	result := {
@@ -39,7 +44,7 @@ deny contains result if {
 			": the log collector may mount only ", concat(", ", sort(log_collector_paths)),
 		]),
 		"rule": "no-hostpath",
-		"field": array.concat(path, ["hostPath", "path"]),
+		"field": array.concat(k8s.pod_spec_path, ["volumes", index, "hostPath", "path"]),
 	}
 }
 

@@ -15,14 +15,10 @@ deny contains result if {
 }
 
 deny contains result if {
-	input.kind == "Ingress"
-	count(object.get(input, ["spec", "tls"], [])) > 0
-	some index, rule in object.get(input, ["spec", "rules"], [])
-	is_string(rule.host)
-	not covered(rule.host)
+	some [index, host] in uncovered_hosts
 	result := {
 		"msg": concat("", [
-			"Ingress '", input.metadata.name, "' serves host ", rule.host,
+			"Ingress '", input.metadata.name, "' serves host ", host,
 			" without TLS: list it in the hosts of a spec.tls entry",
 		]),
 		"rule": "ingress-tls",
@@ -30,20 +26,41 @@ deny contains result if {
 	}
 }
 
+# [index, host] of every rule host that no TLS entry covers, in an Ingress with a tls section.
+# The kind is bound to a local first: in a body that iterates, rego-cpp runs calls that
+# depend on no local (count, object.get) before checks like `input.kind == "Ingress"`.
+# Iterates locals, not references into input: see lib/kubernetes.rego.
+uncovered_hosts contains [index, host] if {
+	kind := input.kind
+	kind == "Ingress"
+	count(object.get(input, ["spec", "tls"], [])) > 0
+	rules := input.spec.rules
+	some index, rule in rules
+	host := rule.host
+	is_string(host)
+	not covered(host)
+}
+
 tls_hosts contains host if {
-	some entry in input.spec.tls
-	some host in object.get(entry, "hosts", [])
+	tls := input.spec.tls
+	some entry in tls
+	hosts := object.get(entry, "hosts", [])
+	some host in hosts
 }
 
 covered(host) if host in tls_hosts
 
 # *.example.com covers a.example.com, not a.b.example.com nor example.com.
 covered(host) if {
-	some pattern in tls_hosts
-	startswith(pattern, "*.")
-	suffix := trim_prefix(pattern, "*")
+	some suffix in wildcard_suffixes
 	endswith(host, suffix)
 	label := trim_suffix(host, suffix)
 	label != ""
 	not contains(label, ".")
+}
+
+# ".example.com" for a TLS host "*.example.com" (once per object, not once per rule host)
+wildcard_suffixes contains trim_prefix(pattern, "*") if {
+	some pattern in tls_hosts
+	startswith(pattern, "*.")
 }

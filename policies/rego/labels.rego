@@ -18,24 +18,33 @@ default enforced := true
 enforced := false if data.autobot.enforce.ownership_labels == false
 
 # The required labels an object lacks (or carries with an empty or non-string value).
+# (labels that are not an object have no value for any label: `labels[label]` is undefined)
 missing_labels(obj) := {label |
 	some label in required_labels
-	not has_value(object_labels(obj), label)
+	not has_value(obj.metadata.labels, label)
 }
 
-object_labels(obj) := labels if {
-	labels := obj.metadata.labels
-	is_object(labels)
-} else := {}
-
 has_value(labels, label) if {
-	is_string(labels[label])
-	trim_space(labels[label]) != ""
+	value := labels[label]
+	is_string(value)
+	trim_space(value) != ""
+}
+
+# Every required label carries a value: the common case, checked without function calls
+# (each call costs the embedded engine more than the check itself).
+labelled if {
+	labels := input.metadata.labels
+	every label in required_labels {
+		value := labels[label]
+		is_string(value)
+		trim_space(value) != ""
+	}
 }
 
 deny contains result if {
-	enforced
 	k8s.is_workload
+	enforced
+	not labelled
 	missing := missing_labels(input)
 	count(missing) > 0
 	result := {

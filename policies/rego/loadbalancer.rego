@@ -29,8 +29,12 @@ deny contains result if {
 	}
 }
 
+# Scans the object's annotations (bound to a local: see lib/kubernetes.rego), looking each
+# up in the table before anything else.
 internal if {
-	some annotation, value in object.get(input, ["metadata", "annotations"], {})
+	annotations := input.metadata.annotations
+	some annotation, value in annotations
+	expected := internal_annotations[annotation]
 	is_string(value)
-	lower(value) == internal_annotations[annotation]
+	lower(value) == expected
 }

@@ -48,7 +48,8 @@ class Document:
 
     def _relative_line(self, path: FieldPath) -> int:
         wanted = existing_depth(self.data, path)
-        if not self.is_json:
+        # With merge keys (<<: *base) only the node tree knows where a merged field is written.
+        if not self.is_json and "<<" not in self.text:
             if self._locator is None:
                 self._locator = TextLocator(self.text)
             line, found = self._locator.locate(path[:wanted])

@@ -161,11 +161,10 @@ def node_line(node: yaml.Node, path: Path) -> int:
     for part in path:
         child = None
         if isinstance(node, yaml.MappingNode) and isinstance(part, str):
-            for key_node, value_node in node.value:
-                if isinstance(key_node, yaml.ScalarNode) and key_node.value == part:
-                    line = key_node.start_mark.line + 1
-                    child = value_node
-                    break
+            found = _mapping_key(node, part)
+            if found is not None:
+                key_node, child = found
+                line = key_node.start_mark.line + 1
         elif (
             isinstance(node, yaml.SequenceNode)
             and isinstance(part, int)
@@ -177,6 +176,29 @@ def node_line(node: yaml.Node, path: Path) -> int:
             break
         node = child
     return line
+
+
+def _mapping_key(node: yaml.MappingNode, key: str, depth: int = 0) -> tuple[Any, Any] | None:
+    """(key node, value node) of `key` in a mapping, or in what it merges (`<<: *base`):
+    a merged field's line is where the anchored mapping writes it."""
+    import yaml
+
+    merged: list[Any] = []
+    for key_node, value_node in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge" or (
+            isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<"
+        ):
+            merged.extend(
+                value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+            )
+        elif isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
+            return key_node, value_node  # a key written here wins over a merged one
+    for source in merged if depth < 20 else []:  # merges of merges, not endlessly
+        if isinstance(source, yaml.MappingNode):
+            found = _mapping_key(source, key, depth + 1)
+            if found is not None:
+                return found
+    return None
 
 
 def existing_depth(data: Any, path: Path) -> int:

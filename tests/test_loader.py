@@ -370,3 +370,29 @@ def test_json_objects_on_one_line_each_get_their_own_document(tmp_path: Path) ->
         ("a", 1), ("b", 1)
     ]  # fmt: skip
     assert [(e.line, e.message.split(":")[0]) for e in loaded.errors] == [(2, "invalid JSON")]
+
+
+def test_a_merged_field_points_at_the_mapping_that_writes_it(tmp_path: Path) -> None:
+    text = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: merged, namespace: default}
+spec:
+  selector: {matchLabels: {app: m}}
+  template:
+    metadata: {labels: {app: m}}
+    spec:
+      containers:
+      - &base
+        name: a
+        image: ghcr.io/x/a:1.0
+      - <<: *base
+        name: b
+      - name: c
+        image: ghcr.io/x/c:latest
+"""
+    resource = load_paths([write(tmp_path, "merge.yaml", text)]).resources[0]
+    containers = ("spec", "template", "spec", "containers")
+    assert resource.line_of((*containers, 1, "image")) == 12  # inherited from a, line 12
+    assert resource.line_of((*containers, 1, "name")) == 14  # b's own name wins
+    assert resource.line_of((*containers, 2, "image")) == 16  # c's, not confused with b's

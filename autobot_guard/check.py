@@ -77,7 +77,7 @@ def run_check(options: CheckOptions) -> Report:
     else:
         loaded = load_paths(paths, prefetch=options.prefetch)
     report = evaluate(loaded.resources, pack, extra_rule_ids=rego.rule_ids)
-    report.errors = loaded.errors
+    report.errors = [*loaded.errors, *report.errors]  # unreadable input, then rule failures
     report.files = loaded.files
     report.target = target
     rego.run(report, loaded.resources, pack.skip_namespaces)  # into the same report

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Callable
 from typing import NoReturn
 
 import click
@@ -23,6 +24,36 @@ REGO_MODES = ("auto", "conftest", "embedded", "off")
 def _die(message: str) -> NoReturn:
     click.echo(f"autobot-guard: error: {message}", err=True)
     sys.exit(2)
+
+
+def _rego_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--rego, --rego-policies, --rego-timeout: for `check` and `baseline` alike."""
+    options = [
+        click.option(
+            "--rego",
+            type=click.Choice(REGO_MODES),
+            default="auto",
+            show_default=True,
+            help="Rego policies: conftest, embedded (in process), auto (conftest if on PATH) "
+            "or off.",
+        ),
+        click.option(
+            "--rego-policies",
+            metavar="DIR",
+            help="Directory of Rego policies (default: the bundled policies/rego).",
+        ),
+        click.option(
+            "--rego-timeout",
+            type=click.FloatRange(min=0, min_open=True),
+            default=60.0,
+            show_default=True,
+            metavar="SECONDS",
+            help="Time limit of the Rego step.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -84,26 +115,7 @@ def main() -> None:
     metavar="DIR",
     help="Check what `kubectl kustomize DIR` renders, reported on the source files.",
 )
-@click.option(
-    "--rego",
-    type=click.Choice(REGO_MODES),
-    default="auto",
-    show_default=True,
-    help="Rego policies: conftest, embedded (in process), auto (conftest if on PATH) or off.",
-)
-@click.option(
-    "--rego-policies",
-    metavar="DIR",
-    help="Directory of Rego policies (default: the bundled policies/rego).",
-)
-@click.option(
-    "--rego-timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=60.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Time limit of the Rego step.",
-)
+@_rego_options
 def check(
     paths: tuple[str, ...],
     fmt: str,
@@ -196,6 +208,10 @@ def _check(
     for error in report.errors:
         if fmt != "text" or output:
             click.echo(f"autobot-guard: input error: {error.display()}", err=True)
+    if report.resources == 0 and not report.errors:  # `helm template ... | check -` failed?
+        click.echo(
+            "autobot-guard: note: nothing to check: no Kubernetes objects in the input", err=True
+        )
     _exit(report.exit_code(threshold))
 
 
@@ -250,19 +266,31 @@ def _exit(code: int) -> NoReturn:
 @click.option("--kubernetes-version", metavar="X.Y", help="As for `check`.")
 @click.option("-c", "--config", type=click.Path(dir_okay=False), help="As for `check`.")
 @click.option("--kustomize", metavar="DIR", help="As for `check`.")
+@_rego_options
 def baseline_command(
     paths: tuple[str, ...],
     output: str,
     kubernetes_version: str | None,
     config: str | None,
     kustomize: str | None,
+    rego: str,
+    rego_policies: str | None,
+    rego_timeout: float,
 ) -> None:
     """Record today's findings so that `check --baseline FILE` reports only new ones."""
     from .check import CheckOptions, UsageError, run_check
     from .gate.baseline import BaselineError, write
 
     try:
-        options = CheckOptions(paths, config, kubernetes_version, kustomize=kustomize)
+        options = CheckOptions(
+            paths,
+            config,
+            kubernetes_version,
+            kustomize=kustomize,
+            rego=rego,
+            rego_policies=rego_policies,
+            rego_timeout=rego_timeout,
+        )
         report = run_check(options)
         if report.errors:
             for error in report.errors:

@@ -6,6 +6,7 @@ the line and the field path.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -155,6 +156,15 @@ def policy_pack_model() -> type[BaseModel]:
             description="How `autobot-guard serve` (the admission webhook) applies this pack.",
         )
 
+        @field_validator("kubernetesVersion", mode="before")
+        @classmethod
+        def _quoted_version(cls, value: Any) -> Any:
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                raise ValueError(  # YAML reads 1.30 as the number 1.3
+                    f'a number ({value}): quote it, e.g. kubernetesVersion: "1.35"'
+                )
+            return value
+
     return PolicyPack
 
 
@@ -221,13 +231,22 @@ def load_policy_pack(path: str) -> PolicyPack:
         location = tuple(first["loc"])
         document = Document(path, 1, text, data)
         field = ".".join(str(part) for part in location) or "(top level)"
-        message = first["msg"]
+        message = _plain(first["msg"])
         if first["type"] == "extra_forbidden":
             message = f"unknown key{_suggest(location, data)}"
+        more = len(exc.errors()) - 1
+        if more:
+            message += f" (and {more} more problem{'s' if more > 1 else ''} after this one)"
         raise ConfigError(
             InputError(path, document.line_of(location), f"{field}: {message}")
         ) from None
     return PolicyPack(model, path)
+
+
+def _plain(message: str) -> str:
+    """pydantic's message without its internals: no "Value error, ", no class names."""
+    message = message.removeprefix("Value error, ")
+    return re.sub(r" or instance of \w+", "", message)
 
 
 def _suggest(location: tuple[Any, ...], data: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from .config import PolicyPack
-from .findings import Finding, Report, render_path
+from .findings import Finding, InputError, Report, Severity, render_path
 from .inventory import Inventory
 from .parallel import split_map
 from .resources import Resource
@@ -78,17 +78,48 @@ def evaluate(
     # rest, so the two processes do not both build them.
     warm = _WARM_UP if len(to_judge) > _WARM_UP * 4 else len(to_judge)
     batches = [judge(to_judge[:warm]), *split_map(judge, to_judge[warm:])]
-    report.add(finding for batch in batches for finding in batch)
+    found = [finding for batch in batches for finding in batch]
+    report.errors = [_as_error(f) for f in found if f.rule == _RULE_FAILED]
+    report.add(f for f in found if f.rule != _RULE_FAILED)
     return report
 
 
 _WARM_UP = 100
 
 
+# A rule that raised on a resource: carried like a finding (it may come back from the
+# forked judge), then filed as an input error: the object was not fully checked.
+_RULE_FAILED = "<rule failed>"
+
+
+def _as_error(failed: Finding) -> InputError:
+    return InputError(failed.file, failed.line, failed.message)
+
+
 def _judge(resource: Resource, rules: list[Rule], context: Context) -> Iterable[Finding]:
     exempt_ids, reason = exemptions(resource)
     for rule in rules:
-        for violation in rule.check(resource, context):
+        try:
+            violations = list(rule.check(resource, context))
+        except Exception as exc:  # a bug must not cost the other results
+            where = resource.ref
+            yield Finding(
+                rule=_RULE_FAILED,
+                severity=Severity.ERROR,
+                message=(
+                    f"rule {rule.id} could not judge {where.kind}/"
+                    f"{where.namespace or '-'}/{where.name} ({type(exc).__name__}: {exc}); "
+                    "the other rules did. This is a bug in autobot-guard: please report it "
+                    "with this document"
+                ),
+                fix="",
+                file=resource.document.file,
+                line=resource.line_of(()),
+                resource=resource.ref,
+                path="",
+            )
+            continue
+        for violation in violations:
             severity = rule.severity
             if violation.severity_cap is not None and violation.severity_cap.rank < severity.rank:
                 severity = violation.severity_cap

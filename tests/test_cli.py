@@ -223,3 +223,38 @@ def test_a_report_that_cannot_be_written_to_stdout_is_a_one_line_error() -> None
     assert done.stderr.strip() == (
         "autobot-guard: error: cannot write the report to standard output: No space left on device"
     )
+
+
+def test_checking_nothing_says_so() -> None:
+    done = cli("check", "-", "--rego", "off", stdin="# no objects\n")
+    assert done.returncode == 0  # an empty input is not an error...
+    assert done.stdout.splitlines()[-1].startswith("checked 0 resources in 1 file ")
+    # ...but a pipeline whose producer failed should not pass unnoticed
+    assert done.stderr.strip() == (
+        "autobot-guard: note: nothing to check: no Kubernetes objects in the input"
+    )
+
+
+def test_an_unquoted_kubernetes_version_says_to_quote_it(tmp_path: Path) -> None:
+    pack = tmp_path / "pack.yaml"
+    pack.write_text("apiVersion: autobot-guard.io/v1\nkind: PolicyPack\nkubernetesVersion: 1.30\n")
+    done = cli("check", "-", "--config", str(pack), stdin=BAD_DEPLOYMENT)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"autobot-guard: error: {pack}:3: kubernetesVersion: a number (1.3): quote it, "
+        'e.g. kubernetesVersion: "1.35"'
+    )
+
+
+def test_baseline_takes_the_same_rego_options_as_check(tmp_path: Path) -> None:
+    manifest = tmp_path / "chat.yaml"
+    manifest.write_text(BAD_DEPLOYMENT)
+    baseline = tmp_path / "baseline.json"
+    done = cli("baseline", str(manifest), "-o", str(baseline), "--rego", "off")
+    assert done.returncode == 0, done.stderr
+    rules = {entry["rule"] for entry in json.loads(baseline.read_text())["findings"]}
+    assert "ownership-labels" not in rules  # a Rego policy: off means off
+    check = cli("check", str(manifest), "--baseline", str(baseline), "--rego", "off",
+                "--format", "json")  # fmt: skip
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert json.loads(check.stdout)["baseline"]["fixed"] == []

@@ -72,10 +72,10 @@ def assert_report(fmt: str, text: str) -> None:
             line.startswith("::error file=deploy/web.yaml,line=11,title=liveness-probe ")
             for line in text.splitlines()
         )
-        assert text.splitlines()[-1].startswith("checked 1 resources in 1 files")
+        assert text.splitlines()[-1].startswith("checked 1 resource in 1 file")
     else:
         assert "liveness-probe" in text and "\033[" not in text
-        assert text.splitlines()[-1].startswith("checked 1 resources in 1 files")
+        assert text.splitlines()[-1].startswith("checked 1 resource in 1 file")
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -62,6 +62,10 @@ def _finding_lines(finding: Finding, color: bool) -> list[str]:
     ]
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def summary_line(report: Report, color: bool = False) -> str:
     summary = report.summary()
     parts = [
@@ -72,7 +76,7 @@ def summary_line(report: Report, color: bool = False) -> str:
     ]
     if report.errors:
         parts.append(f"{len(report.errors)} input error{'s' if len(report.errors) != 1 else ''}")
-    checked = f"checked {report.resources} resources in {report.files} files"
+    checked = f"checked {_count(report.resources, 'resource')} in {_count(report.files, 'file')}"
     if report.target:
         checked += f" ({report.target})"
     text = (

@@ -141,6 +141,8 @@ class Reviewer:
             [resource], self.pack, rules, inventory, [resource], extra_rule_ids=self.rego_rule_ids
         )
         self._engine_seconds += time.perf_counter() - began
+        if report.errors:  # a rule failed: answered as an internal error, never as "allowed"
+            raise RuntimeError(report.errors[0].message)
         findings, exempted = report.findings, len(report.exempted)
         if self.rego_policies is not None:
             from ..rego.step import evaluate_resources

@@ -417,3 +417,16 @@ def test_rego_at_admission_can_be_switched_off(store: InventoryStore) -> None:
     obj["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.example.com/chat:1.4.0"
     decision = decide(reviewer_for(store, rego=False), "CREATE", admitted(obj))
     assert decision.allowed and decision.rego_seconds == 0
+
+
+def test_a_rule_that_fails_is_an_internal_error_never_a_silent_allow(
+    store: InventoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autobot_guard.rules.min_replicas import MinReplicas
+
+    def broken(self: MinReplicas, resource: Any, context: Any) -> Any:
+        raise TypeError("boom")
+
+    monkeypatch.setattr(MinReplicas, "check", broken)
+    with pytest.raises(RuntimeError, match="rule min-replicas could not judge Deployment"):
+        decide(reviewer_for(store), "CREATE", admitted(chat_agent()))  # the app answers it

@@ -149,3 +149,137 @@ def test_baseline_is_not_written_over_input_errors(work: Path) -> None:
     assert result.returncode == 2
     assert "broken.yaml" in result.stderr and "not written" in result.stderr
     assert not (work / BASELINE).exists()
+
+
+# --- findings on one field are told apart by their message --------------------------------
+
+REQUESTS = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: r, namespace: autobot-system}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: r}}
+  template:
+    metadata: {labels: {app: r, component: worker, logging: centralized}}
+    spec:
+      containers:
+      - name: r
+        image: ghcr.io/mrveiss/r:1.0.0
+        resources:
+          requests: {memory: 1Gi}
+"""
+
+
+def test_a_new_finding_on_a_baselined_field_is_reported(tmp_path: Path) -> None:
+    """cpu and memory requests are reported on one path: fixing one, breaking the other."""
+    manifest = tmp_path / "r.yaml"
+    manifest.write_text(REQUESTS, encoding="utf-8")
+    write_baseline(tmp_path, "r.yaml")
+    manifest.write_text(REQUESTS.replace("{memory: 1Gi}", "{cpu: 100m}"), encoding="utf-8")
+    result = cli(
+        "check", "r.yaml", "--baseline", BASELINE, "--rego", "off", "-f", "json", cwd=tmp_path
+    )
+    assert result.returncode == 1, result.stdout
+    document = json.loads(result.stdout)
+    assert [(f["rule"], f["message"]) for f in document["findings"]] == [
+        ("resource-requests", "container 'r' has no memory request")
+    ]
+    fixed = [e for e in document["baseline"]["fixed"] if e["rule"] == "resource-requests"]
+    assert [e["message"] for e in fixed] == ["container 'r' has no cpu request"]
+
+
+@pytest.mark.parametrize(
+    ("rule", "path", "baselined", "found"),
+    [
+        (
+            "security-context",
+            "spec.template.spec.containers[0]",
+            "container 'web' does not set runAsNonRoot: true (container or pod securityContext)",
+            "container 'web' runs privileged (securityContext.privileged)",
+        ),
+        (
+            "logging-labels",
+            "spec.template.metadata.labels",
+            "pod template has no label 'component'",
+            "pod template has no label 'logging' (required: 'centralized')",
+        ),
+    ],
+)
+def test_apply_tells_apart_findings_on_one_field(
+    rule: str, path: str, baselined: str, found: str
+) -> None:
+    old = manual_finding(rule=rule, path=path, message=baselined)
+    new = manual_finding(rule=rule, path=path, message=found)
+    assert old.fingerprint() == new.fingerprint()
+    report = Report(findings=[new])
+    outcome = apply(report, [Entry.of(old)], "b.json")
+    assert report.findings == [new] and outcome.suppressed == 0
+    assert [e.message for e in outcome.fixed] == [baselined]
+
+
+@pytest.mark.parametrize(
+    ("baselined", "found"),
+    [
+        # A number or quantity in the message changed, not the problem.
+        (
+            "PersistentVolumeClaim 'data' requests 1Gi of storage, below the minimum 5Gi (storage.min)",
+            "PersistentVolumeClaim 'data' requests 2Gi of storage, below the minimum 10Gi (overrides[0])",
+        ),
+        (
+            "no schema for cert-manager.io/v1 Certificate in Kubernetes 1.31 (a custom resource?): not validated",
+            "no schema for cert-manager.io/v1 Certificate in Kubernetes 1.35 (a custom resource?): not validated",
+        ),
+        # A parenthesised detail changed: the labels shown, the replica count.
+        (
+            "no PodDisruptionBudget selects the pods of Deployment ns/web (2 replicas; labels app=web)",
+            "no PodDisruptionBudget selects the pods of Deployment ns/web (3 replicas; labels app=web, tier=x)",
+        ),
+    ],
+)
+def test_volatile_details_of_a_message_keep_it_known(baselined: str, found: str) -> None:
+    old, new = manual_finding(message=baselined, line=3), manual_finding(message=found, line=9)
+    report = Report(findings=[new])
+    outcome = apply(report, [Entry.of(old)], "b.json")
+    assert report.findings == [] and outcome.suppressed == 1 and outcome.fixed == []
+
+
+def test_exact_messages_are_paired_before_similar_ones() -> None:
+    """Two findings alike but for a number: the one the baseline names is the known one."""
+    known = manual_finding(message="container 'web' exposes port 80")
+    other = manual_finding(message="container 'web' exposes port 8080")
+    report = Report(findings=[other, known])
+    outcome = apply(report, [Entry.of(known)], "b.json")
+    assert report.findings == [other] and outcome.suppressed == 1
+
+
+def test_adding_a_label_or_moving_lines_keeps_findings_known(work: Path) -> None:
+    """Messages listing the pod labels (network-policy, pdb) still match their entry."""
+    write_baseline(work)
+    worker = work / "deploy" / "worker.yaml"
+    text = LEGACY_WORKER.replace("logging: centralized}", "logging: centralized, tier: batch}")
+    worker.write_text("# moved\n# down\n" + text, encoding="utf-8")
+    result = cli("check", "deploy", "--baseline", BASELINE, "-f", "json", cwd=work)
+    document = json.loads(result.stdout)
+    assert result.returncode == 0, document["findings"]
+    assert document["findings"] == [] and document["baseline"]["fixed"] == []
+
+
+def test_entries_without_a_message_match_on_the_fingerprint_alone(work: Path) -> None:
+    """A hand-written or trimmed baseline: fingerprints only, as before messages counted."""
+    document = write_baseline(work)
+    findings = document["findings"]
+    assert isinstance(findings, list)
+    for entry in findings:
+        del entry["message"]
+    (work / BASELINE).write_text(json.dumps(document), encoding="utf-8")
+    result = cli("check", "deploy", "--baseline", BASELINE, "-f", "json", cwd=work)
+    assert result.returncode == 0, result.stdout
+    assert json.loads(result.stdout)["baseline"]["suppressed"] == len(findings)
+    # An entry with a message is preferred; the message-less one covers what is left.
+    finding = manual_finding()
+    other = manual_finding(message="container 'web' has no startupProbe")
+    bare = Entry(finding.fingerprint(), rule=finding.rule)
+    report = Report(findings=[other, finding])
+    outcome = apply(report, [bare, Entry.of(finding)], "b.json")
+    assert report.findings == [] and outcome.suppressed == 2 and outcome.fixed == []

@@ -1,17 +1,30 @@
 """Baselines: adopt the gate on a repository that already has findings.
 
-`autobot-guard baseline` records today's findings by `Finding.fingerprint()` (rule +
-resource + field path: no line numbers, no file, so edits elsewhere and moving an object
-between files keep it known). `check --baseline FILE` then reports only findings that are
-not in the file, and lists the baseline entries no longer found as fixed. Fingerprints
-are counted: two identical findings need two entries.
+`autobot-guard baseline` records today's findings. `check --baseline FILE` then reports
+only findings that are not in the file, and lists the baseline entries no longer found as
+fixed. Entries are counted: two identical findings need two entries.
+
+A finding matches an entry by `Finding.fingerprint()` (rule + resource + field path: no
+line numbers, no file, so edits elsewhere and moving an object between files keep it known)
+and by its message, because one field can carry several findings of one rule (cpu and
+memory requests, four securityContext settings, two labels). Messages also quote values
+that change without the problem changing (counts, quantities, versions, the labels or
+names shown in parentheses), so matching pairs the findings in three passes:
+
+1. the same fingerprint and the same message;
+2. the same fingerprint and the same message key (`message_key`: numbers and parenthesised
+   details left out), for what pass 1 left;
+3. the same fingerprint alone, only against entries without a message (files written by
+   hand or trimmed), for what is still left.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections import defaultdict
+import re
+from collections import defaultdict, deque
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +42,9 @@ class BaselineError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One recorded finding: the fingerprint decides, the rest is for humans."""
+    """One recorded finding: fingerprint and message decide (see `apply`), the rest is for
+    humans. An entry without a message matches on the fingerprint alone.
+    """
 
     fingerprint: str
     rule: str = ""
@@ -129,22 +144,70 @@ def load(file: str) -> list[Entry]:
 
 
 def apply(report: Report, entries: list[Entry], file: str) -> Outcome:
-    """Drop the findings the baseline knows (each entry covers one); list the fixed entries."""
-    pool: dict[str, list[Entry]] = defaultdict(list)
-    for entry in entries:
-        pool[entry.fingerprint].append(entry)
-    outcome = Outcome(file)
-    new: list[Finding] = []
-    for finding in report.findings:
-        known = pool.get(finding.fingerprint())
-        if known:
-            known.pop(0)
-            outcome.suppressed += 1
-        else:
-            new.append(finding)
-    report.findings = new
-    outcome.fixed = [entry for remaining in pool.values() for entry in remaining]
+    """Drop the findings the baseline knows (each entry covers one); list the fixed entries.
+
+    Pairs in the three passes of the module's docstring, each over every finding still
+    unmatched, so a finding with its exact message is never left out by a similar one.
+    """
+    findings = report.findings
+    fingerprints = [finding.fingerprint() for finding in findings]
+    messages = [finding.message for finding in findings]
+    keys = {message: message_key(message) for message in {*messages, *(e.message for e in entries)}}
+    used, matched = [False] * len(entries), [False] * len(findings)
+    _pair(
+        [(e.fingerprint, e.message) if e.message else None for e in entries],
+        list(zip(fingerprints, messages, strict=True)),
+        used,
+        matched,
+    )
+    _pair(
+        [(e.fingerprint, keys[e.message]) if e.message else None for e in entries],
+        [(fp, keys[message]) for fp, message in zip(fingerprints, messages, strict=True)],
+        used,
+        matched,
+    )
+    _pair([None if e.message else e.fingerprint for e in entries], fingerprints, used, matched)
+    report.findings = [f for f, known in zip(findings, matched, strict=True) if not known]
+    outcome = Outcome(file, suppressed=sum(matched))
+    outcome.fixed = [entry for entry, gone in zip(entries, used, strict=True) if not gone]
     return outcome
+
+
+def _pair(
+    entry_keys: Sequence[Hashable | None],
+    finding_keys: Sequence[Hashable],
+    used: list[bool],
+    matched: list[bool],
+) -> None:
+    """Pair each unmatched finding with the first unused entry of its key (None: no key)."""
+    pool: dict[Hashable, deque[int]] = defaultdict(deque)
+    for index, key in enumerate(entry_keys):
+        if key is not None and not used[index]:
+            pool[key].append(index)
+    if not pool:
+        return
+    for position, key in enumerate(finding_keys):
+        if not matched[position] and (candidates := pool.get(key)):
+            used[candidates.popleft()] = True
+            matched[position] = True
+
+
+_PARENTHESISED = re.compile(r"\s*\([^()]*\)")
+_NUMBER = re.compile(r"\d+(?:\.\d+)*[A-Za-z]*")  # 3, 1.35, 500m, 2Gi, 8080
+
+
+def message_key(message: str) -> str:
+    """What of a message tells findings apart on one field, without its volatile details.
+
+    Parenthesised details (innermost first) are left out: they show the labels, names, counts
+    or config source behind a finding, which edits elsewhere change. Numbers with their unit
+    become `#`: counts, quantities, ports, versions. Words and quoted names stay: they say
+    which field or label is at fault (`cpu`/`memory`, `'component'`/`'logging'`).
+    """
+    text, previous = message, None
+    while text != previous:
+        text, previous = _PARENTHESISED.sub("", text), text
+    return " ".join(_NUMBER.sub("#", text).split())
 
 
 def _portable(file: str) -> str:

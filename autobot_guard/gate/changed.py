@@ -4,6 +4,10 @@ Changed means: committed on this branch since it left REF (`git diff REF...HEAD`
 staged and unstaged changes (`git diff HEAD`), plus untracked files that are not ignored.
 Paths are compared as absolute real paths, so `manifests/a.yaml`, `./manifests/a.yaml` and
 a symlinked checkout all name the same file.
+
+git runs in the repository that holds the checked paths, wherever autobot-guard runs from:
+paths in two repositories, a path outside any repository and stdin (which git cannot know)
+are usage errors.
 """
 
 from __future__ import annotations
@@ -21,10 +25,20 @@ class ChangedFilesError(Exception):
     """git cannot say what changed: one line for the user."""
 
 
-def changed_files(ref: str, cwd: str | None = None) -> frozenset[str]:
-    """Absolute real paths of the files changed since `ref` in the repository around `cwd`."""
-    where = os.path.abspath(cwd or os.getcwd())
-    top = _git(["rev-parse", "--show-toplevel"], where, not_repo=True).strip()
+STDIN = "-"
+
+
+def changed_files(ref: str, paths: Sequence[str]) -> frozenset[str]:
+    """Absolute real paths of the files changed since `ref` in the repository of `paths`.
+
+    `paths` are the checked files and directories (relative to the working directory);
+    they must all be in one repository.
+    """
+    if STDIN in paths:
+        raise ChangedFilesError(
+            "--changed-since cannot tell whether stdin changed: give files or directories"
+        )
+    top = repository_of(paths)
     verify = ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"]
     if not ref or ref.startswith("-") or not _git_ok(verify, top):
         raise ChangedFilesError(f"--changed-since: unknown git ref {ref!r}")
@@ -36,6 +50,27 @@ def changed_files(ref: str, cwd: str | None = None) -> frozenset[str]:
     ):
         names.update(name for name in _git(args, top).split("\0") if name)
     return frozenset(os.path.realpath(os.path.join(top, name)) for name in names)
+
+
+def repository_of(paths: Sequence[str]) -> str:
+    """The top directory of the one git work tree that holds every path in `paths`."""
+    if not paths:
+        raise ChangedFilesError("--changed-since: no file or directory to check")
+    tops: dict[str, str] = {}  # directory -> its work tree: one git call per directory
+    first, first_top = "", ""
+    for path in paths:
+        directory = _directory_of(path)
+        if directory not in tops:
+            tops[directory] = _toplevel(directory, path)
+        top = tops[directory]
+        if not first:
+            first, first_top = path, top
+        elif top != first_top:
+            raise ChangedFilesError(
+                f"--changed-since: {path} is in another git repository ({top}) than "
+                f"{first} ({first_top}): check each repository on its own"
+            )
+    return first_top
 
 
 def is_changed(file: str, changed: frozenset[str]) -> bool:
@@ -65,6 +100,35 @@ def restrict_to(report: Report, changed: frozenset[str], ref: str) -> None:
     report.target = f"{report.target}; {scope}" if report.target else scope
 
 
+def _directory_of(path: str) -> str:
+    """The existing directory git should run in for `path`, symlinks resolved.
+
+    A file's repository is that of its real location (as `is_changed` compares it); a path
+    that does not exist is the loader's input error, so its nearest existing parent answers.
+    """
+    directory = os.path.realpath(path)
+    if not os.path.isdir(directory):
+        directory = os.path.dirname(directory)
+    while not os.path.isdir(directory) and os.path.dirname(directory) != directory:
+        directory = os.path.dirname(directory)
+    return directory
+
+
+class _NotARepository(ChangedFilesError):
+    """git says the directory is in no repository (one for `path` is then worded)."""
+
+
+def _toplevel(directory: str, path: str) -> str:
+    """The real path of the work tree that holds `directory` (where `path` lies)."""
+    try:
+        top = _git(["rev-parse", "--show-toplevel"], directory, not_repo=True).strip()
+    except _NotARepository:
+        raise ChangedFilesError(f"--changed-since: {path} is not inside a git repository") from None
+    if not top:  # inside a .git directory or a bare repository: no work tree
+        raise ChangedFilesError(f"--changed-since: {path} is not in a git work tree")
+    return os.path.realpath(top)
+
+
 def _git(args: Sequence[str], cwd: str, not_repo: bool = False) -> str:
     try:
         result = subprocess.run(
@@ -83,7 +147,7 @@ def _git(args: Sequence[str], cwd: str, not_repo: bool = False) -> str:
     if result.returncode != 0:
         message = _first_line(result.stderr)
         if not_repo and "not a git repository" in message:
-            raise ChangedFilesError(f"--changed-since: not inside a git repository: {cwd}")
+            raise _NotARepository(f"--changed-since: not inside a git repository: {cwd}")
         if "no merge base" in message:
             message += " (a shallow clone? fetch the history, e.g. actions/checkout fetch-depth: 0)"
         raise ChangedFilesError(f"--changed-since: git {args[0]} failed: {message}")

@@ -103,8 +103,9 @@ def _changed_files(options: CheckOptions) -> frozenset[str] | None:
         return None
     from .gate.changed import ChangedFilesError, changed_files
 
-    try:
-        return changed_files(options.changed_since)
+    checked = [options.kustomize] if options.kustomize else list(options.paths)
+    try:  # git runs where the checked files are, not in the current directory
+        return changed_files(options.changed_since, checked or [str(bundled_manifests())])
     except ChangedFilesError as exc:
         raise UsageError(str(exc)) from None
 

@@ -10,7 +10,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -304,27 +304,67 @@ def baseline_command(
     click.echo(f"wrote {count} finding{'s' if count != 1 else ''} to {output}")
 
 
+def _rego_catalogue(directory: str | None) -> list[Any]:
+    """The Rego rules of `directory` (default: bundled); UsageError if unreadable."""
+    from .rego.catalogue import rego_rules
+    from .rego.policies import load_policy_set
+    from .rego.step import default_policy_dir
+
+    return rego_rules(load_policy_set(directory or default_policy_dir()))
+
+
+_REGO_POLICIES = click.option(
+    "--rego-policies",
+    metavar="DIR",
+    help="Directory of Rego policies (default: the bundled policies/rego).",
+)
+
+
 @main.command()
-def rules() -> None:
-    """List every rule: id, default severity and what it checks."""
+@_REGO_POLICIES
+def rules(rego_policies: str | None) -> None:
+    """List every rule: id, default severity and what it checks (built-in, then Rego)."""
+    from .check import UsageError
     from .rules import ALL_RULES
 
-    width = max(len(rule.id) for rule in ALL_RULES)
+    try:
+        rego = _rego_catalogue(rego_policies)
+    except UsageError as exc:
+        _die(str(exc))
+    width = max(len(rule.id) for rule in [*ALL_RULES, *rego])
     for rule in ALL_RULES:
         click.echo(f"{rule.id:<{width}}  {rule.default_severity.value:<7}  {rule.summary}")
+    if rego:
+        click.echo(f"\nRego policies ({rego_policies or 'bundled policies/rego'}):")
+        for entry in rego:
+            click.echo(f"{entry.id:<{width}}  {entry.severity:<7}  {entry.summary}")
 
 
 @main.command()
 @click.argument("rule_id", metavar="RULE")
-def explain(rule_id: str) -> None:
+@_REGO_POLICIES
+def explain(rule_id: str, rego_policies: str | None) -> None:
     """Explain a rule: what it checks, why, how to fix it, with examples."""
+    from .check import UsageError
     from .rules import RULES_BY_ID
 
     rule = RULES_BY_ID.get(rule_id)
     if rule is None:
+        try:
+            rego = {entry.id: entry for entry in _rego_catalogue(rego_policies)}
+        except UsageError as exc:
+            _die(str(exc))
+        if rule_id in rego:
+            entry = rego[rule_id]
+            click.echo(f"{entry.id} (Rego policy, severity: {entry.severity})\n")
+            click.echo(entry.documentation)
+            click.echo(f"\nPolicy: {entry.file} (package {entry.package})")
+            click.echo("Exempt an object with the autobot-guard.io/exempt annotation, as for")
+            click.echo("built-in rules; `autobot-guard check --rego off` skips Rego policies.")
+            return
         import difflib
 
-        close = difflib.get_close_matches(rule_id, list(RULES_BY_ID), n=1)
+        close = difflib.get_close_matches(rule_id, [*RULES_BY_ID, *rego], n=1)
         hint = f"; did you mean {close[0]!r}?" if close else "; `autobot-guard rules` lists them"
         _die(f"unknown rule {rule_id!r}{hint}")
     settings = rule.Settings.model_fields

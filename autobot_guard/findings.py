@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -150,3 +151,21 @@ class Report:
         if fail_on is not None and any(f.severity.rank >= fail_on.rank for f in self.findings):
             return 1
         return 0
+
+
+_PARENTHESISED = re.compile(r"\s*\([^()]*\)")
+_NUMBER = re.compile(r"\d+(?:\.\d+)*[A-Za-z]*")  # 3, 1.35, 500m, 2Gi, 8080
+
+
+def message_key(message: str) -> str:
+    """What of a message tells findings apart on one field, without its volatile details.
+
+    Parenthesised details (innermost first) are left out: they show the labels, names, counts
+    or config source behind a finding, which edits elsewhere change. Numbers with their unit
+    become `#`: counts, quantities, ports, versions. Words and quoted names stay: they say
+    which field or label is at fault (`cpu`/`memory`, `'component'`/`'logging'`).
+    """
+    text, previous = message, None
+    while text != previous:
+        text, previous = _PARENTHESISED.sub("", text), text
+    return " ".join(_NUMBER.sub("#", text).split())

@@ -258,7 +258,7 @@ def test_pull_request_that_breaks_a_probe_fails_with_an_annotation_on_that_line(
     location = probe["locations"][0]["physicalLocation"]
     assert location["artifactLocation"]["uri"] == "manifests/app/backend.yaml"
     assert location["region"]["startLine"] == line
-    assert all(r["partialFingerprints"]["autobotGuard/v1"] for r in results)
+    assert all(r["partialFingerprints"]["autobotGuard/v2"] for r in results)
     # The SARIF covers the whole tree (code scanning compares it with the base branch).
     uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results]
     assert "manifests/legacy/worker.yaml" in uris

@@ -48,7 +48,7 @@ def cli(
 def test_rules_lists_every_rule_with_severity() -> None:
     result = cli("rules")
     assert result.returncode == 0
-    lines = result.stdout.strip().splitlines()
+    lines = result.stdout.split("\n\nRego policies")[0].strip().splitlines()
     assert len(lines) == len(ALL_RULES)
     assert lines[0].split()[:2] == ["schema", "error"]
     assert any(line.split()[:2] == ["liveness-probe", "error"] for line in lines)
@@ -258,3 +258,35 @@ def test_baseline_takes_the_same_rego_options_as_check(tmp_path: Path) -> None:
                 "--format", "json")  # fmt: skip
     assert check.returncode == 0, check.stdout + check.stderr
     assert json.loads(check.stdout)["baseline"]["fixed"] == []
+
+
+def test_rules_and_explain_know_the_rego_policies() -> None:
+    listed = cli("rules")
+    assert listed.returncode == 0
+    rego = listed.stdout.split("Rego policies (bundled policies/rego):\n")[1].splitlines()
+    ids = {line.split()[0]: line.split()[1] for line in rego}
+    assert ids == {
+        "no-hostpath": "error",
+        "approved-registry": "error",
+        "ingress-tls": "error",
+        "ownership-labels": "error",
+        "internal-load-balancer": "error",
+    }
+    explained = cli("explain", "no-hostpath")
+    assert explained.returncode == 0
+    assert explained.stdout.startswith("no-hostpath (Rego policy, severity: error)\n\nNo hostPath")
+    assert "Policy: hostpath.rego (package main.hostpath)" in explained.stdout
+    typo = cli("explain", "ownership-label")
+    assert typo.returncode == 2
+    assert "did you mean 'ownership-labels'?" in typo.stderr
+
+
+def test_rules_lists_the_rego_policies_of_a_given_directory(tmp_path: Path) -> None:
+    (tmp_path / "team.rego").write_text(
+        "# Services carry a team label.\npackage main.team\n\nimport rego.v1\n\n"
+        'warn contains {"msg": "no team", "rule": "service-team"} if input.kind == "Service"\n'
+    )
+    listed = cli("rules", "--rego-policies", str(tmp_path))
+    assert listed.stdout.splitlines()[-1].split() == [
+        "service-team", "warning", "Services", "carry", "a", "team", "label"
+    ]  # fmt: skip

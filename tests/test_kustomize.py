@@ -120,7 +120,7 @@ def test_sarif_of_a_kustomize_build_is_valid_with_fingerprints() -> None:
         document
     )
     results = document["runs"][0]["results"]
-    assert results and all(r["partialFingerprints"]["autobotGuard/v1"] for r in results)
+    assert results and all(r["partialFingerprints"]["autobotGuard/v2"] for r in results)
     uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results}
     assert "tests/data/kustomize/base/deployment.yaml" in uris
 

@@ -249,7 +249,7 @@ def test_sarif_fingerprints_survive_line_shifts() -> None:
                 location["logicalLocations"][0]["fullyQualifiedName"],
                 result["message"]["text"],
             )
-            fingerprint = result["partialFingerprints"]["autobotGuard/v1"]
+            fingerprint = result["partialFingerprints"]["autobotGuard/v2"]
             out[key] = (fingerprint, location["physicalLocation"]["region"]["startLine"])
         return out
 
@@ -262,7 +262,7 @@ def test_sarif_fingerprints_survive_line_shifts() -> None:
 
 def test_sarif_fingerprints_are_sha256_and_unique(report: Report) -> None:
     results = sarif(report)["runs"][0]["results"]
-    fingerprints = [r["partialFingerprints"]["autobotGuard/v1"] for r in results]
+    fingerprints = [r["partialFingerprints"]["autobotGuard/v2"] for r in results]
     assert all(len(f) == 64 and int(f, 16) >= 0 for f in fingerprints)
     assert len(set(fingerprints)) == len(fingerprints)
 
@@ -470,3 +470,35 @@ def test_text_colour_only_when_asked(report: Report) -> None:
     assert "\033[" not in render(report, "text")
     coloured = render(report, "text", color=True)
     assert "\033[31m" in coloured and coloured.rstrip("\n").endswith("\033[0m")
+
+
+def test_sarif_tells_apart_two_findings_on_one_field_across_runs() -> None:
+    # The cpu request fixed and the memory request broken: a new alert, not the old one.
+    deployment = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: ghcr.io/mrveiss/web:1.0
+        resources:
+          requests: {REQUEST}
+"""
+
+    def request_fingerprints(request: str) -> dict[str, str]:
+        text = deployment.replace("{REQUEST}", request)
+        return {
+            result["message"]["text"]: result["partialFingerprints"]["autobotGuard/v2"]
+            for result in sarif(run(text))["runs"][0]["results"]
+            if result["ruleId"] == "resource-requests"
+        }
+
+    before, after = request_fingerprints("{memory: 128Mi}"), request_fingerprints("{cpu: 100m}")
+    assert len(before) == len(after) == 1
+    assert "cpu" in next(iter(before)) and "memory" in next(iter(after))
+    assert set(before.values()).isdisjoint(after.values())

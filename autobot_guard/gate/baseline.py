@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections import defaultdict, deque
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .. import __version__
-from ..findings import Finding, Report
+from ..findings import Finding, Report, message_key
 
 BASELINE_VERSION = 1
 DEFAULT_FILE = ".autobot-guard-baseline.json"
@@ -190,24 +189,6 @@ def _pair(
         if not matched[position] and (candidates := pool.get(key)):
             used[candidates.popleft()] = True
             matched[position] = True
-
-
-_PARENTHESISED = re.compile(r"\s*\([^()]*\)")
-_NUMBER = re.compile(r"\d+(?:\.\d+)*[A-Za-z]*")  # 3, 1.35, 500m, 2Gi, 8080
-
-
-def message_key(message: str) -> str:
-    """What of a message tells findings apart on one field, without its volatile details.
-
-    Parenthesised details (innermost first) are left out: they show the labels, names, counts
-    or config source behind a finding, which edits elsewhere change. Numbers with their unit
-    become `#`: counts, quantities, ports, versions. Words and quoted names stay: they say
-    which field or label is at fault (`cpu`/`memory`, `'component'`/`'logging'`).
-    """
-    text, previous = message, None
-    while text != previous:
-        text, previous = _PARENTHESISED.sub("", text), text
-    return " ".join(_NUMBER.sub("#", text).split())
 
 
 def _portable(file: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .. import __version__
-from ..findings import Finding, InputError, Report, Severity
+from ..findings import Finding, InputError, Report, Severity, message_key
 from ..rules import ALL_RULES
 from ..rules.base import Rule
 
@@ -23,7 +23,7 @@ SCHEMA_URI = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 )
 SRCROOT = "%SRCROOT%"
-FINGERPRINT_KEY = "autobotGuard/v1"
+FINGERPRINT_KEY = "autobotGuard/v2"  # v2: the message key joined the hash
 LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 
 
@@ -113,12 +113,14 @@ def _result(
 
 
 def _fingerprint(finding: Finding, seen: Counter[tuple[str, str]]) -> str:
-    """sha256 of rule|resource|field path: independent of line numbers.
+    """sha256 of rule|resource|field path|message key: independent of line numbers.
 
-    A repeat of the same fingerprint in the same file (two messages on one field) gets an
-    occurrence number so the results stay distinct; the first occurrence is the plain hash.
+    The message key (numbers and parenthesised details left out, as baselines compare
+    messages) tells apart findings on one field: a cpu request fixed and a memory request
+    broken is a new alert, not the old one. A repeat of the same key in the same file gets
+    an occurrence number so the results stay distinct.
     """
-    key = finding.fingerprint()
+    key = f"{finding.fingerprint()}|{message_key(finding.message)}"
     seen[(finding.file, key)] += 1
     occurrence = seen[(finding.file, key)]
     if occurrence > 1:

@@ -364,7 +364,10 @@ def explain(rule_id: str, rego_policies: str | None) -> None:
             return
         import difflib
 
-        close = difflib.get_close_matches(rule_id, [*RULES_BY_ID, *rego], n=1)
+        known = [*RULES_BY_ID, *rego]
+        close = [k for k in known if k.startswith(rule_id)] or difflib.get_close_matches(
+            rule_id, known, n=1
+        )
         hint = f"; did you mean {close[0]!r}?" if close else "; `autobot-guard rules` lists them"
         _die(f"unknown rule {rule_id!r}{hint}")
     settings = rule.Settings.model_fields

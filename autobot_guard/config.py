@@ -260,4 +260,6 @@ def _suggest(location: tuple[Any, ...], data: dict[str, Any]) -> str:
 
 
 def config_json_schema() -> dict[str, Any]:
-    return policy_pack_model().model_json_schema(by_alias=True)
+    schema = policy_pack_model().model_json_schema(by_alias=True)
+    # pydantic writes draft 2020-12; saying so lets editors pick the right validator
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}

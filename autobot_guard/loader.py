@@ -210,8 +210,18 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+
 def _to_resources(document: Document, result: LoadResult) -> None:
     data = document.data
+    if (
+        isinstance(data, dict)
+        and "apiVersion" not in data
+        and "kind" not in data
+        and os.path.basename(document.file) in KUSTOMIZATION_FILES
+    ):  # kustomize defaults them: a build file, not a Kubernetes object missing its kind
+        data = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", **data}
     if not isinstance(data, dict):
         result.errors.append(
             InputError(

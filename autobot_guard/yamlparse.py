@@ -158,6 +158,8 @@ def _parse_fast(text: str) -> Any:
         message = str(exc)
         if "alias" in message:
             raise YamlError("excessive aliasing (a YAML alias bomb?)") from None
+        if "recursion limit" in message:  # yaml-rs's own depth guard, in flow collections
+            raise YamlError(f"nesting deeper than {MAX_DEPTH} levels") from None
         if "duplicate mapping key" in message:
             # Re-read with PyYAML for the line of the duplicate.
             return _parse_yaml11(text)

@@ -290,3 +290,16 @@ def test_rules_lists_the_rego_policies_of_a_given_directory(tmp_path: Path) -> N
     assert listed.stdout.splitlines()[-1].split() == [
         "service-team", "warning", "Services", "carry", "a", "team", "label"
     ]  # fmt: skip
+
+
+def test_explain_suggests_the_rule_a_prefix_names() -> None:
+    done = cli("explain", "pvc")
+    assert done.returncode == 2
+    assert (
+        done.stderr.strip() == "autobot-guard: error: unknown rule 'pvc'; did you mean 'pvc-size'?"
+    )
+
+
+def test_config_schema_says_which_draft_it_is() -> None:
+    schema = json.loads(cli("config-schema").stdout)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"

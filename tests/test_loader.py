@@ -396,3 +396,18 @@ spec:
     assert resource.line_of((*containers, 1, "image")) == 12  # inherited from a, line 12
     assert resource.line_of((*containers, 1, "name")) == 14  # b's own name wins
     assert resource.line_of((*containers, 2, "image")) == 16  # c's, not confused with b's
+
+
+def test_a_kustomization_file_without_kind_is_a_kustomize_build_file(tmp_path: Path) -> None:
+    (tmp_path / "kustomization.yaml").write_text("resources:\n- app.yaml\n")
+    (tmp_path / "other.yaml").write_text("resources:\n- app.yaml\n")  # no such defaulting
+    loaded = load_paths([str(tmp_path)])
+    assert [(r.kind, r.api_version) for r in loaded.resources] == [
+        ("Kustomization", "kustomize.config.k8s.io/v1beta1")
+    ]
+    assert [os.path.basename(e.file) for e in loaded.errors] == ["other.yaml"]
+
+
+def test_deep_flow_nesting_says_how_deep() -> None:
+    with pytest.raises(YamlError, match="nesting deeper than 100 levels"):
+        parse_document("a: " + "[" * 300 + "]" * 300 + "\n")

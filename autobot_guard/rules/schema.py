@@ -91,6 +91,14 @@ spec:
                     fix=f"Use a served apiVersion: {served}.",
                 )
                 return
+            if group.startswith("kustomize.config.k8s.io"):
+                yield Violation(
+                    ("kind",),
+                    "a kustomize build file, not a Kubernetes object: not validated",
+                    fix="Nothing to do; `check --kustomize DIR` checks what it renders.",
+                    severity_cap=Severity.INFO,
+                )
+                return
             yield Violation(
                 ("apiVersion",),
                 f"no schema for {resource.api_version} {resource.kind} in Kubernetes "

@@ -303,3 +303,10 @@ def test_explain_suggests_the_rule_a_prefix_names() -> None:
 def test_config_schema_says_which_draft_it_is() -> None:
     schema = json.loads(cli("config-schema").stdout)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_a_missing_rego_policy_directory_is_an_error_even_with_rego_off() -> None:
+    done = cli("check", "-", "--rego", "off", "--rego-policies", "/nonexistent/rego",
+               stdin=BAD_DEPLOYMENT)  # fmt: skip
+    assert done.returncode == 2
+    assert "Rego policy directory /nonexistent/rego does not exist" in done.stderr

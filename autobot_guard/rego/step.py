@@ -52,6 +52,8 @@ class RegoStep:
             try:
                 return cls("off", load_policy_set(directory), timeout)
             except UsageError:
+                if policy_dir:  # given on purpose: a typo should not pass unnoticed
+                    raise
                 return cls("off", None, timeout)
         policies = load_policy_set(directory)
         executable = find_conftest() if mode in ("auto", "conftest") else None

@@ -10,28 +10,46 @@ Known limits of rego-cpp (regopy 1.5) that policies must respect (README "Rego
 policies"): it is laxer than OPA at compile time (an unsafe variable or an unknown
 function is not an error: `conftest verify` in CI catches those); `sprintf` quotes
 computed strings when given several arguments (build messages with `concat`); in tests,
-`with input as {...}` does not compile, give input field by field with literals. A
-running evaluation cannot be interrupted: the timeout is checked between documents.
+give input field by field with literals (`with input.kind as "Pod"`). A running
+evaluation cannot be interrupted: the timeout is checked between documents.
+
+Some constructs make rego-cpp abort the whole process while it builds a query (the
+modules are compiled then, all of them, whatever the query): `with input as <rule, data
+or input reference>`, and `with input as {...}` over a rule whose value is computed
+(`n := count(input.items)`). So policies other than the bundled ones are compiled in a
+forked child first, which turns an abort into a UsageError naming the file and line.
+
+A document on which evaluation fails (conflicting values of a complete rule or of a
+function, recursion) becomes an "error" hit, which `results.to_finding`, knowing the
+document's file, raises as a UsageError; `explain` finds the rule, which rego-cpp's
+error does not name.
 """
 
 from __future__ import annotations
 
 import ctypes
 import json
+import os
 import re
+import select
+import signal
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from ..check import UsageError
-from .policies import PolicySet
-from .results import Hit, check_value, exception_name, rule_kind
+from .policies import PolicySet, Statement, is_combine, statements
+from .results import ERROR, Hit, check_value, describe_document, exception_name, rule_kind
 
 INSTALL_HINT = "pip install regopy (a dependency of autobot-guard)"
 # (error <n>:<file>|<offset>|<length> (errormsg <n>:<text>) ...) in rego-cpp's errors
 _ERROR = re.compile(r"\(error \d+:(?P<file>[^|]*)\|(?P<offset>\d+)\|\d+")
 _ERRORMSG = re.compile(r"\(errormsg (?P<size>\d+):")
+_ERROR_NODE, _ERROR_SEQ = 1800, 1804  # regopy NodeKind.Error, NodeKind.ErrorSeq
+_WHAT = re.compile(r"what\(\):\s*(?P<what>[^\n]*)")
+COMPILE_CHECK_TIMEOUT = 120.0  # seconds the forked compile may take (the bundled: 0.03)
 
 
 def _regopy() -> Any:
@@ -45,23 +63,36 @@ def _regopy() -> Any:
 class EmbeddedEngine:
     """A compiled policy set. Not thread-safe: callers serialise `evaluate*` (`lock`)."""
 
-    def __init__(self, policies: PolicySet) -> None:
-        regopy = _regopy()
+    def __init__(self, policies: PolicySet, check_in_child: bool | None = None) -> None:
+        """Compile `policies`; with `check_in_child` (default: unless they are the bundled
+        ones) first in a forked child, so that an abort of rego-cpp is a UsageError."""
+        _regopy()
         from regopy import rego_shared
 
         self.policies = policies
         self.lock = threading.Lock()
         self._c = rego_shared
-        self._rego = regopy.Interpreter()
-        self._rego.log_level = regopy.LogLevel.NONE  # errors come back as exceptions, not stdout
-        sources = {module.name: module.source for module in policies.modules}
+        self._sources = {module.name: module.source for module in policies.modules}
+        per_document, combined = policies.per_document(), policies.combined()
+        queries = [q for q in (bundle_query(per_document), bundle_query(combined)) if q]
+        if check_in_child is None:
+            check_in_child = not is_bundled(policies.directory)
+        if check_in_child:
+            compile_in_child(policies, self._sources, queries)
+        self._rego = self._interpreter(self._sources)
+        self._per_document = _Query(self, per_document)
+        self._combined = _Query(self, combined)
+
+    def _interpreter(self, sources: dict[str, str]) -> Any:
+        regopy = _regopy()
+        rego = regopy.Interpreter()
+        rego.log_level = regopy.LogLevel.NONE  # errors come back as exceptions, not stdout
         for name, source in sources.items():
             try:
-                self._rego.add_module(name, source)
+                rego.add_module(name, source)
             except regopy.RegoError as exc:
-                raise UsageError(describe_error(str(exc), policies, sources)) from None
-        self._per_document = _Query(self, policies.per_document())
-        self._combined = _Query(self, policies.combined())
+                raise UsageError(describe_error(str(exc), self.policies, sources)) from None
+        return rego
 
     # -- evaluation -------------------------------------------------------------------
 
@@ -78,7 +109,10 @@ class EmbeddedEngine:
                     f"Rego evaluation timed out after {first_index + offset} documents "
                     "(--rego-timeout); the embedded engine stops between documents"
                 )
-            hits.extend(self._per_document.run(document, first_index + offset))
+            found = self._per_document.run(document, first_index + offset)
+            hits.extend(found)
+            if found and found[-1].kind == ERROR:
+                break  # the run fails on this document: no need to judge the others
         return hits
 
     def evaluate_combined(self, documents: Sequence[Any], paths: Sequence[str]) -> list[Hit]:
@@ -89,6 +123,8 @@ class EmbeddedEngine:
         by_path = {path: index for index, path in enumerate(paths)}
         hits = []
         for hit in self._combined.run(combined, 0):
+            if hit.kind == ERROR:
+                return [hit]
             named = hit.value.get("document") if isinstance(hit.value, dict) else None
             index = by_path.get(named, 0) if isinstance(named, str) else 0
             hits.append(Hit(index, hit.namespace, hit.kind, hit.value, hit.loc))
@@ -96,15 +132,10 @@ class EmbeddedEngine:
 
     def run_unit_tests(self) -> list[tuple[str, bool, str]]:
         """(name, passed, detail) of every `test_` rule of the `_test.rego` files."""
-        regopy = _regopy()
-        rego = regopy.Interpreter()
-        rego.log_level = regopy.LogLevel.NONE
         sources = {module.name: module.source for module in self.policies.files}
-        for name, source in sources.items():
-            try:
-                rego.add_module(name, source)
-            except regopy.RegoError as exc:
-                raise UsageError(describe_error(str(exc), self.policies, sources)) from None
+        if not is_bundled(self.policies.directory):  # test files abort rego-cpp more often
+            compile_in_child(self.policies, sources, ["x := 1"])
+        rego = self._interpreter(sources)
         results = []
         for module in self.policies.files:
             if not module.is_test:
@@ -116,17 +147,101 @@ class EmbeddedEngine:
                 results.append((name, passed, "" if passed else str(output)[:300]))
         return results
 
+    # -- why an evaluation failed --------------------------------------------------
+
+    def failure_hit(self, reason: str, document: Any, index: int, query: _Query) -> Hit:
+        """The ERROR hit of a document on which `query` failed, saying which rule."""
+        try:
+            detail = self.explain(reason, document, query.slots)
+        except Exception:  # the reason alone is still worth reporting
+            detail = reason
+        subject = "the combined input" if query.combined else describe_document(document)
+        namespace = query.slots[0][0] if query.slots else ""
+        return Hit(index, namespace, ERROR, {"error": detail, "subject": subject}, None)
+
+    def explain(self, reason: str, document: Any, slots: Sequence[tuple[str, str]]) -> str:
+        """`reason` with the rule it is about, found by evaluating rules one by one on a
+        fresh interpreter: rego-cpp says neither the rule nor where it is defined."""
+        rego = self._interpreter(self._sources)
+        c = self._c
+        handle = to_input(document, c)
+        try:
+            c.rego_set_input(rego._impl, handle)
+        finally:
+            c.rego_free_input(handle)
+
+        def fails(ref: str) -> bool:
+            output = self._raw_query(rego, f"x := [v | v := {ref}]")
+            return isinstance(output, dict) and "error" in output
+
+        evaluated = next((f"data.{ns}.{r}" for ns, r in slots if fails(f"data.{ns}.{r}")), None)
+        rules, functions = self._definitions()
+        packages = sorted({f"data.{module.package}" for module in self.policies.modules})
+        failing_packages = [package for package in packages if fails(package)]
+        failing = [
+            ref
+            for ref in rules
+            if any(ref.startswith(package + ".") for package in failing_packages) and fails(ref)
+        ]
+        texts = {ref: " ".join(text for _, _, text in rules[ref]) for ref in failing}
+        roots = [
+            ref
+            for ref in failing
+            if not any(other != ref and _mentions(texts[ref], other) for other in failing)
+        ]
+        culprit, kind = (roots[0], "values") if roots else (None, "")
+        if "function" in reason:  # the rules that fail call it: name it if only one can be
+            called = {
+                ref
+                for ref in functions
+                for root in roots or failing
+                if _mentions(texts[root], ref, call=True)
+            }
+            culprit, kind = (called.pop(), "outputs") if len(called) == 1 else (None, "")
+        if culprit is None:
+            return f"{reason}, evaluating {evaluated}" if evaluated else reason
+        where = ", ".join(
+            f"{self.policies.directory / name}:{line}"
+            for name, line, _ in (rules.get(culprit) or functions[culprit])[:3]
+        )
+        if "multiple outputs" in reason or "must be unique" in reason:
+            text = f"conflicting {kind} for {culprit} ({where}; rego-cpp: {reason})"
+        else:
+            text = f"{culprit} ({where}): {reason}"
+        return text if evaluated in (None, culprit) else f"{text}, evaluating {evaluated}"
+
+    def _definitions(
+        self,
+    ) -> tuple[dict[str, list[tuple[str, int, str]]], dict[str, list[tuple[str, int, str]]]]:
+        """data.<package>.<rule> -> [(file, line, text)] of the rules, and of the functions."""
+        rules: dict[str, list[tuple[str, int, str]]] = {}
+        functions: dict[str, list[tuple[str, int, str]]] = {}
+        for module in self.policies.modules:
+            for statement in statements(module.source, inner=False):
+                name = statement.rule_name
+                if name is None:
+                    continue
+                target = functions if statement.is_function else rules
+                text = _text(module.source, statement)
+                entry = (module.name, statement.line, text)
+                target.setdefault(f"data.{module.package}.{name}", []).append(entry)
+        return rules, functions
+
     # -- plumbing ---------------------------------------------------------------------
 
     def _raw_query(self, rego: Any, query: str) -> Any:
+        """The JSON output of `query`; None when undefined; {"error": reason} on failure."""
         c = self._c
-        impl = c.rego_query(rego._impl, query)
         try:
-            if not c.rego_output_ok(impl):
-                return {"error": c.rego_get_error(rego._impl)}
-            text = c.rego_output_string(impl)
+            impl = c.rego_query(rego._impl, query)
+        except Exception as exc:  # regopy.RegoError: the query does not compile
+            return {"error": str(exc) or "the query does not compile"}
+        try:
+            failure, text = read_output(c, rego, impl)
         finally:
             c.rego_free_output(impl)
+        if failure is not None:
+            return {"error": failure}
         return None if text == "undefined" else json.loads(text)
 
 
@@ -136,12 +251,12 @@ class _Query:
     def __init__(self, engine: EmbeddedEngine, namespaces: dict[str, tuple[str, ...]]) -> None:
         self.engine = engine
         self.slots = [(ns, rule) for ns, rules in namespaces.items() for rule in rules]
+        self.combined = bool(namespaces) and all(is_combine(ns) for ns in namespaces)
         self.bundle: Any = None
-        if self.slots:
-            # [v | v := rule]: [] where a rule is undefined, instead of an undefined query
-            terms = ", ".join(f"[v | v := data.{ns}.{rule}]" for ns, rule in self.slots)
+        query = bundle_query(namespaces)
+        if query:
             rego = engine._rego
-            self.bundle = rego.build(f"x := [{terms}]")
+            self.bundle = rego.build(query)
             if not self.bundle.ok():
                 raise UsageError(
                     f"Rego policies do not compile: {engine._c.rego_get_error(rego._impl)}"
@@ -157,18 +272,20 @@ class _Query:
             c.rego_free_input(handle)
         impl = c.rego_bundle_query(rego._impl, self.bundle._impl)
         try:
-            if not c.rego_output_ok(impl):
-                raise UsageError(f"Rego evaluation failed: {c.rego_get_error(rego._impl)[:500]}")
-            text = c.rego_output_string(impl)
+            failure, text = read_output(c, rego, impl)
         finally:
             c.rego_free_output(impl)
+        if failure is not None:
+            return [engine.failure_hit(failure, document, index, self)]
         try:
             values = _binding(json.loads(text))
         except ValueError:
-            raise UsageError(
-                "the embedded Rego engine returned malformed output (rego-cpp renders some "
-                "sprintf results unescaped: build messages with concat): " + text[:300]
-            ) from None
+            reason = (
+                "rego-cpp returned malformed output (it renders some sprintf results "
+                "unescaped: build messages with concat): " + text[:200]
+            )
+            subject = "the combined input" if self.combined else describe_document(document)
+            return [Hit(index, "", ERROR, {"error": reason, "subject": subject}, None)]
         return self._hits(values, index)
 
     def _hits(self, values: Any, index: int) -> list[Hit]:
@@ -187,6 +304,58 @@ class _Query:
                     loc = value.get("_loc") if isinstance(value, dict) else None
                     hits.append(Hit(index, namespace, kind, value, loc))
         return hits
+
+
+def bundle_query(namespaces: dict[str, tuple[str, ...]]) -> str | None:
+    """The query of a bundle: per slot, [v | v := rule] ([] where a rule is undefined,
+    instead of an undefined query); None without slots."""
+    terms = [f"[v | v := data.{ns}.{rule}]" for ns, rules in namespaces.items() for rule in rules]
+    return f"x := [{', '.join(terms)}]" if terms else None
+
+
+def read_output(c: Any, rego: Any, impl: Any) -> tuple[str | None, str]:
+    """(None, JSON text) of an output, or (rego-cpp's reason, "") when it is an error:
+    an error node (conflicting values, ...) or an error tree as text (recursion)."""
+    if not c.rego_output_ok(impl):
+        node = c.rego_output_node(impl)
+        reasons = _error_messages(c, node) if node else []
+        reason = "; ".join(reasons) or " ".join(c.rego_get_error(rego._impl).split())
+        return reason or "rego-cpp gave no reason", ""
+    text = c.rego_output_string(impl)
+    if text.startswith("(error"):
+        return error_message(text), ""
+    return None, text
+
+
+def _error_messages(c: Any, node: Any) -> list[str]:
+    kind = c.rego.regoNodeType(node)
+    if kind == _ERROR_NODE:
+        return [error_message(c.rego_node_json(node))]
+    if kind == _ERROR_SEQ:
+        found = []
+        for i in range(c.rego_node_size(node)):
+            found += _error_messages(c, c.rego_node_get(node, i))
+        return found
+    return []
+
+
+def error_message(text: str) -> str:
+    """The message of a rego-cpp error tree `(error (errormsg <size>:<message>) ...)`."""
+    described = _ERRORMSG.search(text)
+    if described is None:
+        return " ".join(text.split())[:300]
+    start = described.end()
+    return text[start : start + int(described.group("size"))]
+
+
+def _text(source: str, statement: Statement) -> str:
+    return source[statement.start : statement.end]
+
+
+def _mentions(text: str, ref: str, call: bool = False) -> bool:
+    """Whether `text` names the rule `ref` (data.pkg.name) by its last name (a call: `name(`)."""
+    name = re.escape(ref.rsplit(".", 1)[-1])
+    return re.search(rf"(?<!\w){name}\b" + (r"\s*\(" if call else ""), text) is not None
 
 
 def _exception_names(found: Any) -> set[str]:
@@ -285,3 +454,164 @@ def describe_error(text: str, policies: PolicySet, sources: dict[str, str]) -> s
         start = described.end()
         message = text[start : start + int(described.group("size"))]
     return f"{where}Rego syntax error: {message}"
+
+
+# -- compiling in a forked child first ---------------------------------------------------
+
+
+def is_bundled(directory: Path) -> bool:
+    """Whether `directory` holds the bundled policies (tested in CI: no child needed)."""
+    from ..paths import bundled_policies
+
+    try:
+        return directory.resolve() == (bundled_policies() / "rego").resolve()
+    except OSError:
+        return False
+
+
+def compile_in_child(policies: PolicySet, sources: dict[str, str], queries: Sequence[str]) -> None:
+    """Compile `sources` and build `queries` in a forked child: rego-cpp aborts the whole
+    process (std::terminate, no Python exception) on some constructs; an abort in the
+    child becomes a UsageError naming the file and, when it can be told, the line.
+
+    Costs a fork and a second compile (the bundled policies: about 40 ms in all).
+    Ordinary compile errors are left to the caller, which compiles again in process.
+    """
+    if not hasattr(os, "fork"):
+        return
+    _regopy()  # imported before the fork, so the child only compiles
+    import resource  # noqa: F401 - for _quiet_abort, which must not import in the child
+
+    status, output = _child(sources, queries, progress=False)
+    if status == 0:
+        return
+    what = _WHAT.search(output)
+    reason = what.group("what").strip() if what else _exit_description(status)
+    # again, module by module, to tell which one (with those before it) aborts it
+    _, output = _child(sources, queries, progress=True)
+    marks = re.findall(r"^@module (.+)$", output, re.M)
+    suspect = marks[-1] if marks and "@done" not in output else None
+    order = ([suspect] if suspect else []) + [n for n in sources if n != suspect]
+    hint, line, name = _abort_hint(reason), None, suspect
+    for candidate in order:
+        line = _with_line(sources[candidate], reason)
+        if line is not None:
+            name = candidate
+            break
+    where = f"{policies.directory / name if name else policies.directory}"
+    where += f":{line}: " if name and line else ": "
+    raise UsageError(
+        f"{where}the embedded Rego engine (rego-cpp) aborts compiling "
+        f"{'this policy' if name else 'these policies'} ({reason}): {hint}"
+    )
+
+
+def _child(sources: dict[str, str], queries: Sequence[str], progress: bool) -> tuple[int, str]:
+    """(exit status, what it wrote to stderr) of a child compiling the policies: 0 when
+    rego-cpp returned (compiled or not); else the status of an abort."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: compile, then leave without running the parent's cleanup
+        try:
+            os.close(read_end)
+            os.dup2(write_end, 2)  # std::terminate's "what():" goes to the parent
+            _quiet_abort()
+            regopy = _regopy()
+            rego = regopy.Interpreter()
+            rego.log_level = regopy.LogLevel.NONE
+            for name, source in sources.items():
+                if progress:
+                    os.write(2, f"\n@module {name}\n".encode())
+                rego.add_module(name, source)
+                if progress:
+                    rego.build("x := 1")
+            for query in queries:
+                rego.build(query)
+            if progress:
+                os.write(2, b"\n@done\n")
+        except BaseException:  # a compile error: the parent compiles again and reports it
+            pass
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + COMPILE_CHECK_TIMEOUT
+    status = None
+    with os.fdopen(read_end, "rb", buffering=0) as pipe:
+        while status is None:
+            if select.select([pipe], [], [], 0.05)[0]:
+                chunk = pipe.read(65536)
+                if chunk:
+                    chunks.append(chunk)
+                    continue
+                status = os.waitpid(pid, 0)[1]  # end of file: the child has finished
+            else:
+                done, code = os.waitpid(pid, os.WNOHANG)
+                if done:  # finished while another process holds the pipe open
+                    status = code
+                elif time.monotonic() > deadline:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    raise UsageError(
+                        f"compiling the Rego policies took more than {COMPILE_CHECK_TIMEOUT:g} s"
+                    )
+    return status, b"".join(chunks).decode("utf-8", "replace")
+
+
+def _quiet_abort() -> None:
+    """In the child: an abort calls _exit(SIGABRT) (exit status 6) instead of dumping core."""
+    try:
+        import resource  # imported by the parent already: no import lock in the child
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        libc = ctypes.CDLL(None)
+        libc.signal.restype = ctypes.c_void_p
+        libc.signal.argtypes = [ctypes.c_int, ctypes.c_void_p]
+        libc.signal(signal.SIGABRT, ctypes.cast(libc._exit, ctypes.c_void_p))
+    except (ImportError, OSError, AttributeError, ValueError):
+        pass  # the abort still ends the child, which is all that matters
+
+
+def _exit_description(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"killed by signal {os.WTERMSIG(status)}"
+    return f"exit status {os.WEXITSTATUS(status)}"
+
+
+def _abort_hint(reason: str) -> str:
+    if "rego-with" in reason and "rego-ref" in reason:
+        return (
+            "it cannot compile `with input as <rule, data or input reference>`: give a "
+            'literal or a local variable, or input field by field (`with input.kind as "Pod"`)'
+        )
+    if "rego-localref" in reason or "rego-refhead" in reason:
+        return (
+            "it cannot compile `with input as {...}` around a rule whose value is computed: "
+            'give input field by field (`with input.kind as "Pod"`)'
+        )
+    return 'rewrite the construct rego-cpp cannot compile (README "Portable Rego")'
+
+
+def _with_line(source: str, reason: str) -> int | None:
+    """The line of the `with ... as ...` that most probably makes rego-cpp abort."""
+    rules = {s.rule_name.split(".")[0] for s in statements(source) if s.rule_name}
+    references = rules | {"input", "data"}
+    whole_input = "rego-localref" in reason or "rego-refhead" in reason
+    first = None
+    for statement in statements(source):
+        toks = statement.tokens
+        for i, token in enumerate(toks):
+            if token.kind != "name" or token.text != "with":
+                continue
+            target = toks[i + 1 : i + 2]
+            has_as = toks[i + 2 : i + 3] and toks[i + 2].text == "as"
+            value = toks[i + 3 : i + 4] if has_as else []
+            line = source.count("\n", 0, token.start) + 1
+            first = first or line
+            if not target or not value:
+                continue
+            if whole_input and target[0].text == "input" and value[0].text in ("{", "["):
+                return line
+            if not whole_input and value[0].kind == "name" and value[0].text in references:
+                return line
+    return first if "rego-with" in reason or whole_input else None

@@ -7,6 +7,10 @@ object with a string `msg` and optional `rule` (the finding's rule id, default
 `conftest:<namespace>`), `severity` (error, warning or info), `field` (the offending
 field's path, as a list of keys and indexes or a dotted string, for the line), `fix`,
 and `_loc` (`{"file", "line"}`, used when it names the document's own file).
+
+A hit of kind "error" is an evaluation that failed on its document (the embedded engine:
+conflicting values of a complete rule, recursion, ...), `value` `{"error", "subject"}`:
+`to_finding`, which knows the document's file, raises it as a UsageError.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from ..resources import FieldPath, Resource
 
 FAILURE = re.compile(r"^(deny|violation)(_[a-zA-Z0-9]+)*$")
 WARNING = re.compile(r"^warn(_[a-zA-Z0-9]+)*$")
+ERROR = "error"  # Hit.kind of an evaluation that failed on the document
 SEVERITIES = {"error": Severity.ERROR, "warning": Severity.WARNING, "info": Severity.INFO}
 DEFAULT_FIX = "Change the object so that the Rego policy (namespace {namespace}) passes."
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -31,8 +36,8 @@ _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 class Hit:
     index: int  # position of the resource in the list the engine was given
     namespace: str
-    kind: str  # "failure" or "warning"
-    value: Any  # the rule's value: a message or an object with "msg"
+    kind: str  # "failure", "warning" or ERROR
+    value: Any  # the rule's value: a message or an object with "msg"; ERROR: see above
     loc: Any = None  # conftest's `loc` / the object's `_loc`, if any
 
     def as_tuple(self) -> tuple[Any, ...]:  # plain data, for a forked worker
@@ -69,7 +74,28 @@ def check_value(value: Any, namespace: str, rule: str) -> bool:
     return False  # other values are ignored, as conftest does
 
 
+def describe_document(document: Any) -> str:
+    """Kind/namespace/name of a Kubernetes object as the engines see it (ResourceRef.display)."""
+    data = document if isinstance(document, dict) else {}
+    meta = data.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    parts = [data.get("kind"), meta.get("namespace"), meta.get("name") or meta.get("generateName")]
+    return "/".join(str(part) for part in parts if part not in (None, "")) or "a document"
+
+
+def failure(resource: Resource, hit: Hit) -> UsageError:
+    """The UsageError of an ERROR hit, naming the document by file, line and object."""
+    value = hit.value if isinstance(hit.value, dict) else {"error": str(hit.value)}
+    reason = value.get("error") or "rego-cpp gave no reason"
+    where = f"{resource.document.file}:{resource.line_of(())} ({resource.ref.display()})"
+    if value.get("subject") == "the combined input":
+        where = f"the combined input (conftest --combine; its first document: {where})"
+    return UsageError(f"Rego evaluation failed on {where}: {reason}")
+
+
 def to_finding(resource: Resource, hit: Hit) -> Finding:
+    if hit.kind == ERROR:
+        raise failure(resource, hit)
     value = hit.value
     meta: dict[str, Any] = value if isinstance(value, dict) else {}
     message = value if isinstance(value, str) else str(meta.get("msg", ""))

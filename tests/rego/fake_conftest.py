@@ -7,7 +7,8 @@ with `msg` and optional `loc` and `metadata`), and records its arguments. FAKE_C
 selects the behaviour:
 
 - `emulate` (default): evaluates the policies with the embedded engine, as conftest would
-  evaluate them (per file and namespace; `--combine`: once, filename "Combined");
+  evaluate them (per file and namespace; `--combine`: once, filename "Combined"); an
+  evaluation error (conflicting values...) fails as conftest's does (exit 1, stderr);
 - `recorded:FILE`: prints FILE (a recorded output) whatever the input;
 - `garbage`, `fail`, `sleep`, `crash`: unparseable output, a conftest error (exit 1,
   message on stderr, nothing on stdout), a hang, an unexpected exit status.
@@ -65,15 +66,22 @@ def emulate(argv: list[str]) -> int:
     engine = EmbeddedEngine(load_policy_set(policy))
     documents = [json.loads(Path(f).read_text(encoding="utf-8")) for f in files]
     output = []
+    hits_seen: list = []
     if combine:
         hits = engine.evaluate_combined(documents, files)
+        hits_seen += hits
         output = [
             entry("Combined", ns, [h for h in hits if h.namespace == ns]) for ns in namespaces
         ]
     else:
         for index, file in enumerate(files):
             hits = engine.evaluate([documents[index]], index)
+            hits_seen += hits
             output += [entry(file, ns, [h for h in hits if h.namespace == ns]) for ns in namespaces]
+    errors = [h.value["error"] for h in hits_seen if h.kind == "error"]
+    if errors:  # as conftest: an evaluation error, no JSON
+        print(f"Error: running test: query rule: eval_conflict_error: {errors[0]}", file=sys.stderr)
+        return 1
     print(json.dumps(output, indent="\t"))
     return 1 if any(result.get("failures") for result in output) else 0
 

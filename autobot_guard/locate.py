@@ -73,16 +73,27 @@ class TextLocator:
 
     def __init__(self, text: str) -> None:
         self.text = text
+        # path prefix -> (start, column, dash_column, found_at) where its block begins:
+        # findings of one object share long prefixes (spec.template.spec.containers[0])
+        self._blocks: dict[Path, tuple[int, int, int, int]] = {}
 
     def locate(self, path: Path) -> tuple[int | None, int]:
         """(line of the deepest segment found, number of segments found)."""
         text = self.text
-        first = _CONTENT.search(text)
-        if first is None:
-            return None, 0
-        start, column, dash_column = first.start(), len(first.group(1)), -1
-        found_at = start
-        for depth, part in enumerate(path):
+        blocks = self._blocks
+        resume = next((d for d in range(len(path), 0, -1) if path[:d] in blocks), 0)
+        if resume:
+            start, column, dash_column, found_at = blocks[path[:resume]]
+        else:
+            first = _CONTENT.search(text)
+            if first is None:
+                return None, 0
+            start, column, dash_column = first.start(), len(first.group(1)), -1
+            found_at = start
+        for depth in range(resume, len(path)):
+            part = path[depth]
+            if depth > resume:
+                blocks[path[:depth]] = (start, column, dash_column, found_at)
             if isinstance(part, int):
                 if dash_column >= 0:
                     return self._line(found_at), depth  # "- - a": leave it to PyYAML
@@ -129,6 +140,8 @@ class TextLocator:
             if child_column < parent_column or (child_column == parent_column and not is_dash):
                 return self._line(found_at), depth + 1  # nothing nested (an empty value)
             start, column, dash_column = child.start(), child_column, -1
+        if len(path) > resume:
+            blocks[path] = (start, column, dash_column, found_at)
         return self._line(found_at), len(path)
 
     def _column_of_key(self, match: re.Match[str]) -> int:

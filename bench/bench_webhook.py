@@ -356,8 +356,16 @@ def main() -> int:
     print(f"decision log lines written: {lines}")
     for error in errors[:5]:
         print(f"  error: {error}")
+    # The target is 1,000/s; below it (--rate 400, to find what a setup sustains) the
+    # line says whether the offered rate was kept up, and is never a PASS of the target.
+    kept_up = achieved >= args.rate * 0.98
+    throughput = (
+        ("throughput >= 1000/s", kept_up)
+        if args.rate >= 1000
+        else (f"kept up with the offered {args.rate:g}/s (target 1000/s not tested)", kept_up)
+    )
     checks = [
-        ("throughput >= 1000/s", achieved >= min(1000.0, args.rate) * 0.98),
+        throughput,
         ("p99 <= 10 ms", p99 <= 0.010),
         ("no error", not errors),
         ("engine p50 <= 0.3 ms", engine_p50 is not None and engine_p50 <= 0.0003),

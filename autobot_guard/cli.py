@@ -116,28 +116,14 @@ def main() -> None:
     help="Check what `kubectl kustomize DIR` renders, reported on the source files.",
 )
 @_rego_options
-def check(
-    paths: tuple[str, ...],
-    fmt: str,
-    output: str | None,
-    fail_on: str,
-    kubernetes_version: str | None,
-    config: str | None,
-    quiet: bool,
-    changed_since: str | None,
-    baseline: str | None,
-    kustomize: str | None,
-    rego: str,
-    rego_policies: str | None,
-    rego_timeout: float,
-) -> None:
+def check(**options: Any) -> None:
     """Check manifests: files, directories (recursive) or - for stdin.
 
     With no PATH, checks the bundled AutoBot reference manifests.
     Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage or input error.
     """
     try:
-        _check(**locals())  # the parameters, as given
+        _check(**options)
     except KeyboardInterrupt:  # anywhere, even while importing: 130, never 1 ("findings")
         _interrupted()
 

@@ -163,12 +163,7 @@ class EmbeddedEngine:
         """`reason` with the rule it is about, found by evaluating rules one by one on a
         fresh interpreter: rego-cpp says neither the rule nor where it is defined."""
         rego = self._interpreter(self._sources)
-        c = self._c
-        handle = to_input(document, c)
-        try:
-            c.rego_set_input(rego._impl, handle)
-        finally:
-            c.rego_free_input(handle)
+        set_input(rego, document, self._c)
 
         def fails(ref: str) -> bool:
             output = self._raw_query(rego, f"x := [v | v := {ref}]")
@@ -265,11 +260,7 @@ class _Query:
     def run(self, document: Any, index: int) -> list[Hit]:
         engine, c = self.engine, self.engine._c
         rego = engine._rego
-        handle = to_input(document, c)
-        try:
-            c.rego_set_input(rego._impl, handle)
-        finally:
-            c.rego_free_input(handle)
+        set_input(rego, document, c)
         impl = c.rego_bundle_query(rego._impl, self.bundle._impl)
         try:
             failure, text = read_output(c, rego, impl)
@@ -369,6 +360,15 @@ def _exception_names(found: Any) -> set[str]:
 def _binding(output: Any) -> Any:
     result = output[0] if isinstance(output, list) and output else output
     return result.get("bindings", {}).get("x") if isinstance(result, dict) else None
+
+
+def set_input(rego: Any, document: Any, c: Any) -> None:
+    """Make `document` the input of the interpreter `rego`."""
+    handle = to_input(document, c)
+    try:
+        c.rego_set_input(rego._impl, handle)
+    finally:
+        c.rego_free_input(handle)
 
 
 def to_input(value: Any, c: Any) -> Any:

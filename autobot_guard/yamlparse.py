@@ -55,13 +55,19 @@ def _in_comment(text: str, position: int) -> bool:
 def _needs_yaml11(text: str) -> bool:
     """True if some plain scalar or key reads differently in YAML 1.1 than in 1.2, or
     the text has an explicit tag (`!!set`, `!!timestamp`...: read as go-yaml does)."""
-    if "!!" in text:
-        return True
+    return "!!" in text or _has_plain_word(text) or _has_octal(text)
+
+
+def _has_plain_word(text: str) -> bool:
+    """A y/n/yes/no/on/off boolean or a `<<` merge key, plain (not quoted, not a comment)."""
     tokens = (text.translate(_FLOW_PUNCTUATION) if "[" in text or "{" in text else text).split()
-    if not _RISKY_TOKENS.isdisjoint(tokens) and any(
+    return not _RISKY_TOKENS.isdisjoint(tokens) and any(
         not _in_comment(text, match.start()) for match in _WORD_IN_CONTEXT.finditer(text)
-    ):
-        return True
+    )
+
+
+def _has_octal(text: str) -> bool:
+    """A 0755-style octal or 0b binary integer (YAML 1.2 reads 0755 as 755)."""
     for match in _OCTAL.finditer(text):
         if _in_comment(text, match.start()):
             continue
@@ -75,17 +81,6 @@ def _needs_yaml11(text: str) -> bool:
         if index < 0 or text[index] in "\n:-[{,?":
             return True
     return False
-
-
-def _may_be_deep(text: str) -> bool:
-    """False when the text cannot nest past MAX_DEPTH: each block level needs a column
-    of indentation (or a `- -` run) and each flow level a bracket."""
-    return (
-        "\n" + " " * 32 in text
-        or "- -" in text
-        or text.count("[") + text.count("{") > 32
-        or len(text) > 256 * 1024
-    )
 
 
 class YamlError(ValueError):
@@ -109,43 +104,79 @@ def parse_document(text: str) -> Any:
         raise YamlError(
             f"document is larger than the {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB limit"
         )
-    if _needs_yaml11(text):
-        data = _parse_yaml11(text)
-    else:
-        data = _parse_fast(text)  # yaml-rs enforces the alias limits itself
-        if _may_be_deep(text):
-            check_shape(data)
-        if type(data) is dict:
-            data = shared_keys(data)
+    # Two signals only the text has: explicit tags and octals (yaml-rs reads 0755 as 755).
+    if "!!" in text or _has_octal(text):
+        return _parse_yaml11(text)
+    data = _parse_fast(text)  # yaml-rs enforces the alias limits itself
+    if type(data) is not dict:
+        check_shape(data)  # not a manifest (reported as such), but still within limits
+        return data
+    walk = _Walk()
+    data = walk.mapping(data, 1)
+    # yaml-rs reads yes/no/on/off and `<<` as strings; whether they were written plain
+    # (YAML 1.1 reads them otherwise) or quoted, only the text says. Rare: ask only then.
+    if walk.words and _has_plain_word(text):
+        return _parse_yaml11(text)
     return data
 
 
 _DICT, _LIST, _STR = dict, list, str
+# Strings yaml-rs (YAML 1.2) makes of what YAML 1.1 reads as booleans, and the merge key.
+_YAML11_WORDS = frozenset(_WORDS)
 
 
-def shared_keys(mapping: dict[Any, Any]) -> dict[Any, Any]:
-    """`mapping` rebuilt with every string key interned (nested mappings too).
+class _Walk:
+    """One pass over yaml-rs output: intern keys, bound the depth, notice YAML 1.1 words.
 
     yaml-rs makes a new string for every key it reads, so ten thousand Deployments hold
-    ten thousand copies of "containers". Shared, they take a third less memory, travel
+    ten thousand copies of "containers". Interned, they take a third less memory, travel
     from a forked worker in a third of the time (marshal writes a shared string once)
-    and compare by identity in dictionary lookups. Only for yaml-rs output: it has no
-    shared subtrees (aliases are expanded), so rebuilding cannot multiply anything.
+    and compare by identity in dictionary lookups. yaml-rs output has no shared subtrees
+    (aliases are expanded), so rebuilding cannot multiply anything.
     """
-    intern = sys.intern
-    out = {}
-    for key, value in mapping.items():
-        kind = type(value)
-        if kind is _DICT:
-            value = shared_keys(value)
-        elif kind is _LIST:
-            value = [shared_keys(item) if type(item) is _DICT else item for item in value]
-        if type(key) is _STR:
-            key = intern(key)
-        elif type(key) not in _SCALAR_KEYS:  # `? [a, b] : c`: no JSON object has such a key
-            raise YamlError("invalid YAML: a mapping key must be a scalar, not a collection")
-        out[key] = value
-    return out
+
+    __slots__ = ("words",)
+
+    def __init__(self) -> None:
+        self.words = False  # some key or string value is a word YAML 1.1 reads otherwise
+
+    def mapping(self, mapping: dict[Any, Any], depth: int) -> dict[Any, Any]:
+        if depth > MAX_DEPTH:
+            raise YamlError(f"nesting deeper than {MAX_DEPTH} levels")
+        intern, words = sys.intern, _YAML11_WORDS
+        out = {}
+        for key, value in mapping.items():
+            kind = type(value)
+            if kind is _STR:
+                if value in words:
+                    self.words = True
+            elif kind is _DICT:
+                value = self.mapping(value, depth + 1)
+            elif kind is _LIST:
+                value = self.sequence(value, depth + 1)
+            if type(key) is _STR:
+                key = intern(key)
+                if key in words:
+                    self.words = True
+            elif type(key) not in _SCALAR_KEYS:  # `? [a, b] : c`: no JSON object has one
+                raise YamlError("invalid YAML: a mapping key must be a scalar, not a collection")
+            out[key] = value
+        return out
+
+    def sequence(self, items: list[Any], depth: int) -> list[Any]:
+        if depth > MAX_DEPTH:
+            raise YamlError(f"nesting deeper than {MAX_DEPTH} levels")
+        out = []
+        for item in items:
+            kind = type(item)
+            if kind is _DICT:
+                item = self.mapping(item, depth + 1)
+            elif kind is _LIST:
+                item = self.sequence(item, depth + 1)
+            elif kind is _STR and item in _YAML11_WORDS:
+                self.words = True
+            out.append(item)
+        return out
 
 
 _SCALAR_KEYS = frozenset({int, float, bool, type(None)})

@@ -63,6 +63,12 @@ def write(tmp_path: Path, name: str, content: str | bytes) -> str:
         ("a: ~", None),
         ("a: 1e3", 1000.0),
         ("a: '0755'", "0755"),
+        ('a: "on"', "on"),  # quoted: a string in YAML 1.1 too
+        ("a: [on, 'off', n]", [True, "off", False]),  # in a flow sequence
+        ("a:\n- yes\n- 'no'\n", [True, "no"]),  # in a block sequence
+        ("a: {b: {c: [[off]]}}", {"b": {"c": [[False]]}}),  # deep, in nested sequences
+        ("a: ok  # says no in a comment", "ok"),
+        ("a: |\n  yes\n  on\n", "yes\non\n"),  # prose in a block scalar stays prose
     ],
 )
 def test_scalars_resolve_like_kubernetes(text: str, expected: object) -> None:
@@ -411,3 +417,15 @@ def test_a_kustomization_file_without_kind_is_a_kustomize_build_file(tmp_path: P
 def test_deep_flow_nesting_says_how_deep() -> None:
     with pytest.raises(YamlError, match="nesting deeper than 100 levels"):
         parse_document("a: " + "[" * 300 + "]" * 300 + "\n")
+
+
+def test_keys_yaml11_reads_as_booleans() -> None:
+    # go-yaml reads them as booleans; the JSON the API server stores makes them strings
+    assert parse_document("on: 1\nn: 2\n") == {"true": 1, "false": 2}
+    assert parse_document("'on': 1\n") == {"on": 1}
+
+
+def test_deep_nesting_in_sequences_is_refused() -> None:
+    text = "a: " + "[" * 120 + "1" + "]" * 120 + "\n"
+    with pytest.raises(YamlError, match="nesting deeper than 100 levels"):
+        parse_document(text)

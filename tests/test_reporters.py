@@ -502,3 +502,20 @@ spec:
     assert len(before) == len(after) == 1
     assert "cpu" in next(iter(before)) and "memory" in next(iter(after))
     assert set(before.values()).isdisjoint(after.values())
+
+
+def test_sarif_describes_the_rego_rules_from_their_policy_source(tmp_path: Path) -> None:
+    from autobot_guard.check import CheckOptions, run_check
+
+    path = tmp_path / "x.yaml"
+    path.write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x, namespace: default}\n"
+        "spec:\n  selector: {matchLabels: {app: x}}\n  template:\n"
+        "    metadata: {labels: {app: x}}\n"
+        '    spec:\n      containers: [{name: c, image: "quay.io/x:1.0"}]\n'
+    )
+    report = run_check(CheckOptions([str(path)], rego="embedded"))
+    rules = {r["id"]: r for r in sarif(report)["runs"][0]["tool"]["driver"]["rules"]}
+    described = rules["approved-registry"]
+    assert described["shortDescription"]["text"].startswith("Images come only from")
+    assert "Rego policy: images.rego (package main.images)" in described["help"]["text"]

@@ -83,6 +83,13 @@ class RegoStep:
         else:
             hits = _embedded_hits(self.policies, documents, self.timeout, parallel=True)
         report.add(to_finding(judged[hit.index], hit) for hit in hits)
+        from .catalogue import rego_rules
+
+        for rule in rego_rules(self.policies):  # for reports that describe rules (SARIF)
+            documentation = (
+                f"{rule.documentation}\n\nRego policy: {rule.file} (package {rule.package})"
+            )
+            report.rule_docs[rule.id] = (rule.summary, documentation)
 
 
 # -- the embedded engine, compiled once per process and policy directory ---------------

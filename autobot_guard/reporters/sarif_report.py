@@ -31,9 +31,9 @@ def render(report: Report, *, color: bool = False) -> str:
     rules = [_rule_descriptor(rule) for rule in ALL_RULES]
     index = {descriptor["id"]: position for position, descriptor in enumerate(rules)}
     for finding in [*report.findings, *report.exempted]:
-        if finding.rule not in index:  # a rule the registry does not know: describe it minimally
+        if finding.rule not in index:  # a Rego policy's rule: described by its source
             index[finding.rule] = len(rules)
-            rules.append({"id": finding.rule, "name": _pascal(finding.rule)})
+            rules.append(_external_descriptor(finding.rule, report.rule_docs.get(finding.rule)))
     seen: Counter[tuple[str, str]] = Counter()
     results = [_result(f, index[f.rule], seen) for f in report.findings]
     results += [_result(f, index[f.rule], seen, suppressed=True) for f in report.exempted]
@@ -57,6 +57,18 @@ def render(report: Report, *, color: bool = False) -> str:
     }
     document = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _external_descriptor(rule_id: str, docs: tuple[str, str] | None) -> dict[str, Any]:
+    descriptor: dict[str, Any] = {"id": rule_id, "name": _pascal(rule_id)}
+    if docs:
+        summary, documentation = docs
+        descriptor["shortDescription"] = {"text": summary}
+        descriptor["fullDescription"] = {
+            "text": documentation.split("\n\n", 1)[0].replace("\n", " ")
+        }
+        descriptor["help"] = {"text": documentation, "markdown": documentation}
+    return descriptor
 
 
 def _rule_descriptor(rule: type[Rule]) -> dict[str, Any]:

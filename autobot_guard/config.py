@@ -102,12 +102,27 @@ class AdmissionSettings(BaseModel):
     )
     judgeControlledPods: bool = Field(
         default=False,
-        description="Also judge Pods, ReplicaSets and Jobs that a controller created.",
+        description=(
+            "Also judge Pods, ReplicaSets and Jobs that a controller created (a controller "
+            "ownerReference, sent by the kube-controller-manager: a user who adds an "
+            "ownerReference is judged all the same)."
+        ),
     )
     maxBodyBytes: int = Field(
-        default=3 * 1024 * 1024,
+        # an UPDATE carries the object twice (object and oldObject), each up to etcd's
+        # 1.5 MiB, plus managedFields: controller-runtime allows 7 MiB for the same reason
+        default=7 * 1024 * 1024,
         ge=1024,
         description="Larger AdmissionReview bodies are refused with 413.",
+    )
+    maxContainers: int = Field(
+        default=64,
+        ge=1,
+        description=(
+            "A pod template with more containers (all kinds together) is not judged: the "
+            "request is denied in enforce mode (warned in warn mode). Judging cost grows "
+            "with the containers; this bounds a review far below the webhook's timeout."
+        ),
     )
     rego: bool = Field(
         default=True,

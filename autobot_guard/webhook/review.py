@@ -16,6 +16,7 @@ which findings deny, which warn and which are only counted:
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,8 @@ from .models import AdmissionRequest
 from .store import InventoryStore, resource_from
 
 CONTROLLED_KINDS = frozenset({"Pod", "ReplicaSet", "Job"})
+CONTROLLER_MANAGER = "system:kube-controller-manager"
+CONTROLLER_ACCOUNTS = "system:serviceaccount:kube-system:"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 WARNING_CHARS = 120
 MESSAGE_FINDING_CHARS = 240
@@ -105,12 +108,16 @@ class Reviewer:
         if (
             not self.settings.judgeControlledPods
             and resource.kind in CONTROLLED_KINDS
-            and controlled(data)
+            and controlled(data, request.userInfo.username)
         ):
             return Decision(True, "skip", "controlled")
+        if resource.is_workload:
+            count = container_count(resource)
+            if count > self.settings.maxContainers:
+                return self._too_large(resource, count)
         cross = self.cross | {"min-replicas"} if replicas_defaulted else self.cross
         findings, exempted, crossed = self._judge(resource)
-        decision = self._classify(findings, cross, request)
+        decision = self._classify(findings, cross, request, resource)
         decision.exempted = exempted
         decision.cross_resource_skipped = not crossed
         if decision.denied:
@@ -156,8 +163,22 @@ class Reviewer:
             self._rego_seconds += time.perf_counter() - began
         return findings, exempted, crossed
 
-    def _old_keys(self, request: AdmissionRequest) -> set[tuple[str, str]]:
-        """(rule, path) of the findings the object had before this UPDATE."""
+    def _too_large(self, resource: Resource, count: int) -> Decision:
+        where = f"{resource.namespace}/{resource.name}" if resource.namespace else resource.name
+        message = (
+            f"autobot-guard: {resource.kind} {where} has {count} containers, more than the "
+            f"{self.settings.maxContainers} this webhook judges (admission.maxContainers): "
+            "not judged"
+        )
+        if self.settings.mode == "enforce":
+            return Decision(False, "deny", "too-large", code=403, message=message)
+        decision = Decision(True, "warn" if self.settings.mode == "warn" else "allow", "too-large")
+        if self.settings.mode == "warn":
+            decision.warnings = [shorten(message, WARNING_CHARS)]
+        return decision
+
+    def _old_keys(self, request: AdmissionRequest) -> set[Identity]:
+        """Identities of the findings the object had before this UPDATE."""
         old = request.oldObject
         if not isinstance(old, dict):
             return set()
@@ -166,13 +187,14 @@ class Reviewer:
         if resource is None:
             return set()
         findings, _, _ = self._judge(resource)
-        return {(f.rule, f.path) for f in findings}
+        return {identity(f, resource) for f in findings}
 
     def _classify(
         self,
         findings: list[Finding],
         cross: frozenset[str],
         request: AdmissionRequest,
+        resource: Resource,
     ) -> Decision:
         settings = self.settings
         enforce_rank = settings.enforceSeverity.rank
@@ -183,10 +205,11 @@ class Reviewer:
             for f in findings
             if f.severity.rank >= enforce_rank and (enforce_cross or f.rule not in cross)
         ]
-        existing: set[tuple[str, str]] = set()
+        existing: set[Identity] = set()
         if denying and request.operation == "UPDATE":
             existing = self._old_keys(request)
-        denied = [f for f in denying if (f.rule, f.path) not in existing]
+        old = {id(f) for f in findings if existing and identity(f, resource) in existing}
+        denied = [f for f in denying if id(f) not in old]
         denied_ids = {id(f) for f in denied}
         others = [f for f in findings if id(f) not in denied_ids]
         warned = [f for f in others if f.severity.rank >= warn_rank]
@@ -200,7 +223,7 @@ class Reviewer:
         decision.audited = [f for f in others if f.severity.rank < warn_rank]
         if denied:
             decision.allowed, decision.action = False, "deny"
-        decision.warnings = warnings_for(warned, existing, settings.maxWarnings)
+        decision.warnings = warnings_for(warned, old, settings.maxWarnings)
         if decision.allowed and decision.warnings:
             decision.action = "warn"
         return decision
@@ -269,12 +292,26 @@ def replicas_defaulted(data: dict[str, Any]) -> bool:
     return True
 
 
-def controlled(data: dict[str, Any]) -> bool:
-    """The object has an ownerReference with controller: true."""
+def controlled(data: dict[str, Any], username: str) -> bool:
+    """Created by a built-in controller: a controller ownerReference, sent by the
+    kube-controller-manager (its own identity, or the per-controller service accounts of
+    kube-system it uses with --use-service-account-credentials). Anyone can write an
+    ownerReference; only the controller manager is trusted to have judged the owner."""
+    if username != CONTROLLER_MANAGER and not username.startswith(CONTROLLER_ACCOUNTS):
+        return False
     meta = data.get("metadata")
     owners = meta.get("ownerReferences") if isinstance(meta, dict) else None
     return isinstance(owners, list) and any(
         isinstance(owner, dict) and owner.get("controller") is True for owner in owners
+    )
+
+
+def container_count(resource: Resource) -> int:
+    spec = resource.pod_spec
+    return sum(
+        len(items)
+        for key in ("containers", "initContainers", "ephemeralContainers")
+        if isinstance(items := spec.get(key), list)
     )
 
 
@@ -283,18 +320,80 @@ def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+Identity = tuple[str, str, Any]  # (rule, field path with containers named, scalar value)
+_CONTAINER_INDEX = re.compile(r"\b(containers|initContainers|ephemeralContainers)\[(\d+)\]")
+_SCALARS = (str, int, float, bool, type(None))
+_NOT_A_VALUE = ("<not a single value>",)
+
+
+def identity(finding: Finding, resource: Resource) -> Identity:
+    """What makes a finding "the same" in the old and the new object of an UPDATE: its
+    rule; its field path with containers named rather than numbered (removing or adding
+    a container moves the others); and, when that field holds a single value, the value
+    (another untagged image in an old field is new; a label set that merely changed is
+    not: a mapping's content does not count)."""
+    spec = resource.pod_spec
+
+    def by_name(match: re.Match[str]) -> str:
+        items = spec.get(match.group(1))
+        index = int(match.group(2))
+        if isinstance(items, list) and index < len(items) and isinstance(items[index], dict):
+            return f"{match.group(1)}[name={items[index].get('name')}]"
+        return match.group(0)
+
+    value = value_at(resource.data, finding.path)
+    scalar = value if isinstance(value, _SCALARS) else _NOT_A_VALUE
+    return finding.rule, _CONTAINER_INDEX.sub(by_name, finding.path), scalar
+
+
+def value_at(data: Any, path: str) -> Any:
+    """The value at a rendered field path ("spec.containers[0].image"); keys may hold
+    dots ("metadata.annotations.example.com/x"), so each step takes the longest key the
+    rest of the path starts with. _NOT_A_VALUE where the path leads nowhere."""
+    node, rest = data, path
+    while rest:
+        if rest.startswith("["):
+            end = rest.find("]")
+            if end < 0 or not rest[1:end].isdigit() or not isinstance(node, list):
+                return _NOT_A_VALUE
+            index = int(rest[1:end])
+            if index >= len(node):
+                return _NOT_A_VALUE
+            node, rest = node[index], rest[end + 1 :].removeprefix(".")
+            continue
+        if not isinstance(node, dict):
+            return _NOT_A_VALUE
+        key = max(
+            (
+                k
+                for k in node
+                if isinstance(k, str)
+                and rest.startswith(k)
+                and (len(rest) == len(k) or rest[len(k)] in ".[")
+            ),
+            key=len,
+            default=None,
+        )
+        if key is None:
+            return _NOT_A_VALUE
+        node, rest = node[key], rest[len(key) :].removeprefix(".")
+    return node
+
+
 def warnings_for(
     findings: list[Finding],
-    existing: set[tuple[str, str]],
+    already_present: set[int],
     limit: int,
 ) -> list[str]:
-    """Short `rule: message` lines for kubectl's `Warning:` output, at most `limit`."""
+    """Short `rule: message` lines for kubectl's `Warning:` output, at most `limit` lines
+    (the last one saying how many more there are, when there are)."""
     out: list[str] = []
-    for finding in findings[:limit]:
-        prefix = "(already present) " if (finding.rule, finding.path) in existing else ""
+    shown = findings if len(findings) <= limit else findings[: max(limit - 1, 0)]
+    for finding in shown:
+        prefix = "(already present) " if id(finding) in already_present else ""
         out.append(shorten(f"{prefix}{finding.rule}: {finding.message}", WARNING_CHARS))
-    if len(findings) > limit:
-        out.append(f"... {len(findings) - limit} more; `autobot-guard check` lists them all")
+    if len(findings) > len(shown) and limit > 0:
+        out.append(f"... {len(findings) - len(shown)} more; `autobot-guard check` lists them all")
     return out
 
 

@@ -155,6 +155,7 @@ def review(
     dry_run: bool = False,
     uid: str | None = None,
     namespace: str | None = None,
+    username: str = "kubernetes-admin",
 ) -> dict[str, Any]:
     """An AdmissionReview exactly shaped like the API server's."""
     source = obj if obj is not None else old
@@ -177,7 +178,7 @@ def review(
         "namespace": namespace or source["metadata"].get("namespace") or "default",
         "operation": operation,
         "userInfo": {
-            "username": "kubernetes-admin",
+            "username": username,
             "groups": ["system:masters", "system:authenticated"],
         },
         "object": obj,
@@ -354,3 +355,8 @@ def running_server(
                 process.wait(10)
         for pump in pumps:
             pump.join(5)
+
+
+# The kube-controller-manager's ReplicaSet controller, as --use-service-account-credentials
+# makes it appear in a request's userInfo.
+REPLICASET_CONTROLLER = "system:serviceaccount:kube-system:replicaset-controller"

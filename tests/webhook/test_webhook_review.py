@@ -14,6 +14,7 @@ from autobot_guard.webhook.store import InventoryStore
 from tests.util import pack_with
 from tests.webhook.helpers import (
     MANIFESTS,
+    REPLICASET_CONTROLLER,
     admitted,
     chat_agent,
     kubectl_deployment,
@@ -84,7 +85,8 @@ def test_update_denies_only_what_it_introduces(store: InventoryStore) -> None:
     worse["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:latest"
     decision = decide(reviewer_for(store), "UPDATE", worse, old)
     assert not decision.allowed
-    assert {f.rule for f in decision.denied} == {"image-tag"}
+    # a new bad value in the image field: new findings (the registry is judged on it too)
+    assert {f.rule for f in decision.denied} == {"image-tag", "approved-registry"}
     assert decision.message and "[image-tag]" in decision.message
     assert "[liveness-probe]" not in decision.message
 
@@ -144,15 +146,37 @@ def pod_of(controller: bool | None) -> dict[str, Any]:
 
 
 def test_pods_a_controller_created_are_not_judged_again(store: InventoryStore) -> None:
-    decision = decide(reviewer_for(store), "CREATE", pod_of(True))
+    by_controller = {"username": REPLICASET_CONTROLLER}
+    decision = decide(reviewer_for(store), "CREATE", pod_of(True), **by_controller)
     assert (decision.allowed, decision.reason) == (True, "controlled")
+    assert decide(
+        reviewer_for(store), "CREATE", pod_of(True), username="system:kube-controller-manager"
+    ).allowed
     # A non-controller owner does not count; neither does no owner.
-    assert not decide(reviewer_for(store), "CREATE", pod_of(False)).allowed
-    assert not decide(reviewer_for(store), "CREATE", pod_of(None)).allowed
+    assert not decide(reviewer_for(store), "CREATE", pod_of(False), **by_controller).allowed
+    assert not decide(reviewer_for(store), "CREATE", pod_of(None), **by_controller).allowed
+
+
+@pytest.mark.parametrize(
+    "username",
+    ["kubernetes-admin", "system:serviceaccount:apps:deployer", "system:kube-scheduler"],
+)
+def test_an_owner_reference_written_by_a_user_does_not_skip_judging(
+    store: InventoryStore, username: str
+) -> None:
+    # Anyone can claim a controller owner (a ConfigMap of their own, say): only the
+    # controller manager is trusted to have judged what it creates.
+    decision = decide(reviewer_for(store), "CREATE", pod_of(True), username=username)
+    assert not decision.allowed and decision.reason == "judged"
 
 
 def test_judging_controlled_pods_is_configurable(store: InventoryStore) -> None:
-    decision = decide(reviewer_for(store, judgeControlledPods=True), "CREATE", pod_of(True))
+    decision = decide(
+        reviewer_for(store, judgeControlledPods=True),
+        "CREATE",
+        pod_of(True),
+        username=REPLICASET_CONTROLLER,
+    )
     assert not decision.allowed and decision.reason == "judged"
 
 
@@ -430,3 +454,60 @@ def test_a_rule_that_fails_is_an_internal_error_never_a_silent_allow(
     monkeypatch.setattr(MinReplicas, "check", broken)
     with pytest.raises(RuntimeError, match="rule min-replicas could not judge Deployment"):
         decide(reviewer_for(store), "CREATE", admitted(chat_agent()))  # the app answers it
+
+
+def _two_containers() -> dict[str, Any]:
+    obj = admitted(kubectl_deployment())
+    legacy = copy.deepcopy(obj["spec"]["template"]["spec"]["containers"][0])
+    legacy["name"] = "legacy"
+    obj["spec"]["template"]["spec"]["containers"].append(legacy)
+    return obj
+
+
+def test_update_removing_a_container_does_not_deny_the_others_old_findings(
+    store: InventoryStore,
+) -> None:
+    old = _two_containers()
+    new = copy.deepcopy(old)
+    del new["spec"]["template"]["spec"]["containers"][0]  # legacy moves to index 0
+    decision = decide(reviewer_for(store), "UPDATE", new, old)
+    assert decision.allowed, decision.message
+    findings = [w for w in decision.warnings if not w.startswith("... ")]
+    assert findings and all(w.startswith("(already present)") for w in findings)
+
+
+def test_update_adding_a_container_in_front_is_judged_on_the_new_one_only(
+    store: InventoryStore,
+) -> None:
+    old = admitted(kubectl_deployment())
+    new = copy.deepcopy(old)
+    added = copy.deepcopy(new["spec"]["template"]["spec"]["containers"][0])
+    added["name"] = "sidecar"
+    new["spec"]["template"]["spec"]["containers"].insert(0, added)
+    decision = decide(reviewer_for(store), "UPDATE", new, old)
+    assert not decision.allowed
+    assert decision.message and "'sidecar'" in decision.message
+    assert all("'web'" not in f.message for f in decision.denied)
+
+
+def test_a_pod_template_with_too_many_containers_is_denied_unjudged(
+    store: InventoryStore,
+) -> None:
+    obj = admitted(chat_agent())
+    containers = obj["spec"]["template"]["spec"]["containers"]
+    obj["spec"]["template"]["spec"]["containers"] = [
+        {**containers[0], "name": f"c{i}"} for i in range(65)
+    ]
+    decision = decide(reviewer_for(store), "CREATE", obj)
+    assert (decision.allowed, decision.reason, decision.code) == (False, "too-large", 403)
+    assert decision.message and "has 65 containers, more than the 64" in decision.message
+    warn = decide(reviewer_for(store, mode="warn"), "CREATE", obj)
+    assert warn.allowed and warn.warnings and "65 containers" in warn.warnings[0]
+
+
+def test_max_warnings_counts_the_more_line(store: InventoryStore) -> None:
+    reviewer = reviewer_for(store, mode="warn", maxWarnings=3)
+    decision = decide(reviewer, "CREATE", admitted(kubectl_deployment()))
+    assert len(decision.warnings) == 3  # two findings and a line saying how many more
+    more = len(decision.warned) - 2
+    assert decision.warnings[-1] == f"... {more} more; `autobot-guard check` lists them all"

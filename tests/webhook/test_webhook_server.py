@@ -12,7 +12,14 @@ import time
 
 import pytest
 
-from tests.webhook.helpers import Server, admitted, chat_agent, kubectl_deployment, review
+from tests.webhook.helpers import (
+    REPLICASET_CONTROLLER,
+    Server,
+    admitted,
+    chat_agent,
+    kubectl_deployment,
+    review,
+)
 
 JSON = {"Content-Type": "application/json"}
 
@@ -74,7 +81,10 @@ def test_controlled_pod_and_skipped_namespace(server: Server) -> None:
         },
         "spec": template["spec"],
     }  # fmt: skip
-    assert server.review(review("CREATE", pod))["allowed"] is True
+    # created by the ReplicaSet controller: not judged again; the same from a user: judged
+    by_controller = review("CREATE", pod, username=REPLICASET_CONTROLLER)
+    assert server.review(by_controller)["allowed"] is True
+    assert server.review(review("CREATE", pod))["allowed"] is False
     for namespace in ("kube-system", "autobot-guard"):
         obj = admitted(kubectl_deployment(namespace=namespace))
         assert server.review(review("CREATE", obj))["allowed"] is True
@@ -185,7 +195,7 @@ def test_an_object_that_is_not_kubernetes_is_a_well_formed_denial(server: Server
 
 def test_oversized_bodies_are_refused(server: Server) -> None:
     huge = review("CREATE", admitted(chat_agent()))
-    huge["request"]["object"]["metadata"]["annotations"]["padding"] = "x" * (4 * 1024 * 1024)
+    huge["request"]["object"]["metadata"]["annotations"]["padding"] = "x" * (8 * 1024 * 1024)
     status, body, headers = server.request("POST", "/validate", json.dumps(huge).encode(), JSON)
     assert status == 413 and "limit" in json.loads(body)["error"]
     assert headers.get("connection") == "close"
@@ -197,7 +207,7 @@ def test_oversized_bodies_are_refused(server: Server) -> None:
     connection.endheaders()
     chunk = b"x" * (1024 * 1024)
     try:
-        for _ in range(5):
+        for _ in range(9):  # over the default 7 MiB
             connection.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
         connection.send(b"0\r\n\r\n")
     except OSError:

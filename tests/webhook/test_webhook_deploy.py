@@ -14,8 +14,10 @@ import yaml
 
 from autobot_guard.config import ConfigError, PolicyPack, load_policy_pack
 from autobot_guard.paths import bundled_policy_pack
+from autobot_guard.rego.step import default_policy_dir
 from autobot_guard.rules import ALL_RULES
 from autobot_guard.webhook.inventory_watch import WATCHED
+from autobot_guard.webhook.review import CONTROLLED_KINDS
 from tests.webhook.helpers import MANIFESTS, ROOT
 
 WEBHOOK = MANIFESTS / "webhook"
@@ -39,7 +41,7 @@ def test_admission_defaults() -> None:
     assert settings.crossResourceRules == "warn"
     assert settings.skipNamespaces == ["kube-system"]
     assert settings.judgeControlledPods is False
-    assert settings.maxBodyBytes == 3 * 1024 * 1024
+    assert settings.maxBodyBytes == 7 * 1024 * 1024 and settings.maxContainers == 64
     known = {rule.id for rule in ALL_RULES}
     assert set(settings.crossResourceRuleIds) <= known
 
@@ -124,11 +126,13 @@ def test_rbac_is_exactly_the_watch() -> None:
     role = objects()[("ClusterRole", "autobot-guard-inventory")]
     granted = set()
     for rule in role["rules"]:
-        assert sorted(rule["verbs"]) == ["get", "list", "watch"], rule
+        # The watch lists and watches (inventory_watch.py): it never gets one object.
+        assert sorted(rule["verbs"]) == ["list", "watch"], rule
         granted |= {
             (group, resource) for group in rule["apiGroups"] for resource in rule["resources"]
         }
     assert granted == {(watched.group, watched.resource) for watched in WATCHED}
+    assert not role.get("aggregationRule")
     binding = objects()[("ClusterRoleBinding", "autobot-guard-inventory")]
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": "autobot-guard", "namespace": "autobot-guard"}
@@ -161,6 +165,9 @@ def test_the_deployment() -> None:
     # The Certificate provides the Secret the Deployment mounts.
     secrets = {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
     assert secrets == {objects()[("Certificate", "autobot-guard-serving")]["spec"]["secretName"]}
+    # Priority classes are cluster-specific: none is invented, a comment says why.
+    if "priorityClassName" not in pod:
+        assert re.search(r"#.*priorityClassName", (WEBHOOK / "deployment.yaml").read_text())
 
 
 def test_the_webhook_configuration() -> None:
@@ -174,9 +181,6 @@ def test_the_webhook_configuration() -> None:
     assert 1 <= webhook["timeoutSeconds"] <= 30
     assert webhook["failurePolicy"] in ("Fail", "Ignore")
     assert webhook["clientConfig"]["service"]["path"] == "/validate"
-    (expression,) = webhook["namespaceSelector"]["matchExpressions"]
-    assert expression["operator"] == "NotIn"
-    assert set(expression["values"]) == {"kube-system", "autobot-guard"}
     resources = {
         (g, r) for rule in webhook["rules"] for g in rule["apiGroups"] for r in rule["resources"]
     }
@@ -185,10 +189,195 @@ def test_the_webhook_configuration() -> None:
                    ("networking.k8s.io", "networkpolicies"), ("policy", "poddisruptionbudgets"),
                    ("autoscaling", "horizontalpodautoscalers")]:  # fmt: skip
         assert wanted in resources
-    assert all("/" not in resource for _, resource in resources)  # no subresources
+    # No subresources (scale, status), but the one that adds containers to a Pod.
+    assert {r for _, r in resources if "/" in r} == {"pods/ephemeralcontainers"}
     assert all(set(rule["operations"]) == {"CREATE", "UPDATE"} for rule in webhook["rules"])
     text = (WEBHOOK / "webhook.yaml").read_text()
     assert re.search(r"#.*\n(\s*#.*\n)*\s*failurePolicy:", text), "the trade-off is explained"
+
+
+# The webhook's rules name API resources; the rules and the Rego policies name kinds.
+KIND_RESOURCES = {
+    "Pod": ("", "v1", "pods"),
+    "Service": ("", "v1", "services"),
+    "PersistentVolumeClaim": ("", "v1", "persistentvolumeclaims"),
+    "ReplicationController": ("", "v1", "replicationcontrollers"),
+    "Deployment": ("apps", "v1", "deployments"),
+    "StatefulSet": ("apps", "v1", "statefulsets"),
+    "DaemonSet": ("apps", "v1", "daemonsets"),
+    "ReplicaSet": ("apps", "v1", "replicasets"),
+    "Job": ("batch", "v1", "jobs"),
+    "CronJob": ("batch", "v1", "cronjobs"),
+    "HorizontalPodAutoscaler": ("autoscaling", "v2", "horizontalpodautoscalers"),
+    "PodDisruptionBudget": ("policy", "v1", "poddisruptionbudgets"),
+    "NetworkPolicy": ("networking.k8s.io", "v1", "networkpolicies"),
+    "Ingress": ("networking.k8s.io", "v1", "ingresses"),
+}
+
+
+def rego_sources() -> list[Path]:
+    return [
+        path
+        for path in sorted(default_policy_dir().rglob("*.rego"))
+        if not path.stem.endswith("_test")
+    ]
+
+
+def rego_kinds() -> set[str]:
+    """The kinds the Rego policies (and their library) compare `kind` with, and the
+    workload kinds of the library's templated_kind_list."""
+    kinds: set[str] = set()
+    for path in rego_sources():
+        text = path.read_text()
+        kinds |= set(re.findall(r"\bkind\s*==\s*\"(\w+)\"", text))
+        for listed in re.findall(r"^templated_kind_list\s*:=\s*\[([^\]]*)\]", text, re.M):
+            kinds |= set(re.findall(r"\"(\w+)\"", listed))
+    return kinds
+
+
+def webhook_rules() -> set[tuple[str, str, str]]:
+    (webhook,) = objects()[("ValidatingWebhookConfiguration", "autobot-guard")]["webhooks"]
+    return {
+        (group, version, resource)
+        for rule in webhook["rules"]
+        if set(rule["operations"]) >= {"CREATE", "UPDATE"}
+        for group in rule["apiGroups"]
+        for version in rule["apiVersions"]
+        for resource in rule["resources"]
+    }
+
+
+def test_the_webhook_rules_cover_every_kind_the_pack_judges() -> None:
+    """Every kind a built-in rule or a Rego policy judges reaches the webhook, so the
+    policy at the door cannot drift from the pack again."""
+    builtin = set().union(*(rule.kinds for rule in ALL_RULES if rule.kinds is not None))
+    rego = rego_kinds()
+    # The derivation itself works: the policies' known kinds are found.
+    assert {"Ingress", "Service", "Pod", "CronJob", "Deployment"} <= rego, rego
+    assert {"Service", "NetworkPolicy", "HorizontalPodAutoscaler"} <= builtin, builtin
+    judged = builtin | rego
+    unknown = judged - set(KIND_RESOURCES)
+    assert not unknown, f"add {unknown} to webhook.yaml's rules and to KIND_RESOURCES"
+    covered = webhook_rules()
+    missing = {kind for kind in judged if KIND_RESOURCES[kind] not in covered}
+    assert not missing, f"webhook.yaml's rules miss {sorted(missing)}"
+
+
+def test_the_webhook_rules_cover_ephemeral_containers() -> None:
+    """`kubectl debug` adds containers through pods/ephemeralcontainers: where a policy
+    judges ephemeral containers (approved-registry does), the subresource is sent."""
+    if any("ephemeralContainers" in path.read_text() for path in rego_sources()):
+        assert ("", "v1", "pods/ephemeralcontainers") in webhook_rules()
+
+
+def match_condition() -> str:
+    (webhook,) = objects()[("ValidatingWebhookConfiguration", "autobot-guard")]["webhooks"]
+    (condition,) = webhook["matchConditions"]
+    return " ".join(condition["expression"].split())
+
+
+def conjuncts(expression: str) -> list[str]:
+    """The operands of the top-level `&&`s of `expression`."""
+    parts, depth, start, quoted = [], 0, 0, False
+    for index, char in enumerate(expression):
+        if char == "'":
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        elif depth == 0 and expression.startswith("&&", index):
+            parts.append(expression[start:index].strip())
+            start = index + 2
+    return [*parts, expression[start:].strip()]
+
+
+def test_the_match_condition_skips_only_what_the_controller_manager_creates() -> None:
+    """A Pod, ReplicaSet or Job is skipped (the expression is false) only when it has a
+    controller ownerReference AND the kube-controller-manager sends it: an
+    ownerReference anyone may write must not be enough (review.py controlled() asks the
+    same). Every other request, and one whose fields are missing, is sent."""
+    expression = match_condition()
+    assert expression.startswith("!(") and expression.endswith(")")
+    inner = expression[2:-1]
+    assert conjuncts(f"({inner})") == [f"({inner})"], "the !( ... ) spans the whole expression"
+    parts = conjuncts(inner)  # skipped only when every one of them holds
+    kinds = next((p for p in parts if p.startswith("request.kind.kind in")), "")
+    assert set(re.findall(r"'(\w+)'", kinds)) == CONTROLLED_KINDS
+    identity = next((p for p in parts if "request.userInfo.username ==" in p), "")
+    assert identity.startswith("(") and identity.endswith(")"), parts
+    assert "request.userInfo.username == 'system:kube-controller-manager'" in identity
+    assert "request.userInfo.username.startsWith('system:serviceaccount:kube-system:')" in identity
+    assert len(conjuncts(identity[1:-1])) == 1  # one ||: either identity
+    owner = next((p for p in parts if "ownerReferences.exists(" in p), "")
+    assert re.fullmatch(
+        r"object\.metadata\.ownerReferences\.exists\((\w+), has\(\1\.controller\) && "
+        r"\1\.controller == true\)",
+        owner,
+    ), owner
+    # Fails safe: what is read is tested first, so a request without it is sent.
+    assert "has(request.userInfo.username)" in parts
+    assert parts.index("has(request.userInfo.username)") < parts.index(identity)
+    assert "has(object.metadata.ownerReferences)" in parts
+    assert parts.index("has(object.metadata.ownerReferences)") < parts.index(owner)
+    # kubectl debug (a subresource) is always sent.
+    assert "(!has(request.subResource) || request.subResource == '')" in parts
+    text = (WEBHOOK / "webhook.yaml").read_text()
+    head = text[: text.index("matchConditions:")]
+    assert "ownerReference" in head[-2500:] and "trade-off" in head[-2500:]
+
+
+def test_the_namespace_selector() -> None:
+    """kube-system, cert-manager (which the webhook's certificate depends on) and the
+    webhook's own namespace are never sent, nor a namespace labelled
+    autobot-guard.io/ignore: "true" (the emergency opt-out the README documents)."""
+    (webhook,) = objects()[("ValidatingWebhookConfiguration", "autobot-guard")]["webhooks"]
+    selector = webhook["namespaceSelector"]
+    assert set(selector) == {"matchExpressions"}
+    expressions = {e["key"]: e for e in selector["matchExpressions"]}
+    assert set(expressions) == {"kubernetes.io/metadata.name", "autobot-guard.io/ignore"}
+    names = expressions["kubernetes.io/metadata.name"]
+    assert names["operator"] == "NotIn"
+    namespace = objects()[("Namespace", "autobot-guard")]["metadata"]["name"]
+    assert set(names["values"]) == {"kube-system", namespace, "cert-manager"}
+    ignore = expressions["autobot-guard.io/ignore"]
+    # A namespace without the label must still be sent: NotIn matches a missing label.
+    assert (ignore["operator"], ignore.get("values")) in (
+        ("NotIn", ["true"]),
+        ("DoesNotExist", None),
+    )
+    text = (WEBHOOK / "webhook.yaml").read_text()
+    assert re.search(r"#.*cert-manager.*\n(\s*#.*\n)*\s*namespaceSelector:", text)
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Admission webhook") :]
+    assert "autobot-guard.io/ignore" in section
+
+
+def test_the_network_policy_reaches_the_api_server_by_port() -> None:
+    """Port-only rules: CIDR rules (ipBlock) miss the API server and node traffic on
+    some CNIs (Cilium), so the API server could not call the webhook nor the watch reach
+    the API server."""
+    policy = objects()[("NetworkPolicy", "autobot-guard")]["spec"]
+    assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
+    (container,) = objects()[("Deployment", "autobot-guard")]["spec"]["template"]["spec"][
+        "containers"
+    ]
+    (https,) = [p for p in container["ports"] if p["name"] == "https"]
+    (ingress,) = policy["ingress"]
+    assert set(ingress) == {"ports"}, "no `from`: every source, the API server included"
+    assert ingress["ports"] == [{"protocol": "TCP", "port": https["containerPort"]}]
+    (egress,) = policy["egress"]
+    assert set(egress) == {"ports"}, "no `to`: the API server wherever it is"
+    assert {(p["protocol"], p["port"]) for p in egress["ports"]} == {("TCP", 443), ("TCP", 6443)}
+    text = (WEBHOOK / "deployment.yaml").read_text()
+    assert "ipBlock:" not in text.split("kind: NetworkPolicy", 1)[1]
+    assert re.search(r"#.*mTLS", text), "the comment says what the real control is"
+    # DNS stays allowed, by the namespace's own policy.
+    dns = objects()[("NetworkPolicy", "allow-dns-egress")]["spec"]
+    assert dns["podSelector"] == {} and dns["policyTypes"] == ["Egress"]
+    assert {"protocol": "UDP", "port": 53} in dns["egress"][0]["ports"]
 
 
 def test_the_dockerfile() -> None:

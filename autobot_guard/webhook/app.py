@@ -30,6 +30,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 _JSON = [(b"content-type", b"application/json")]
+BODY_SECONDS = 10.0  # the API server sends a review at once; its timeout is at most 30 s
+MAX_LOGGED_CHARS = 253  # the longest Kubernetes name: longer kinds and names are cut
 
 
 class BadRequest(Exception):
@@ -56,6 +58,7 @@ class WebhookApp:
         self.on_startup = on_startup
         self.draining = False
         self.background: list[asyncio.Task[None]] = []
+        self.labelled_kinds = reviewer.judged_kinds()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -108,7 +111,7 @@ class WebhookApp:
             review = _parse(body)
         except BadRequest as exc:
             self.metrics.bad_requests.labels(exc.reason).inc()
-            headers = [(b"connection", b"close")] if exc.status == 413 else []
+            headers = [(b"connection", b"close")] if exc.status in (408, 413) else []
             await _reply(send, exc.status, {"error": exc.message}, headers)
             return
         request = review.request
@@ -139,8 +142,14 @@ class WebhookApp:
             raise BadRequest(413, "too-large", f"body of {length} bytes; the limit is {limit}")
         chunks: list[bytes] = []
         size = 0
+        deadline = time.monotonic() + BODY_SECONDS
         while True:
-            message = await receive()
+            try:  # a client that trickles its body must not hold a connection for ever
+                message = await asyncio.wait_for(receive(), deadline - time.monotonic())
+            except TimeoutError:
+                raise BadRequest(
+                    408, "slow-body", f"request body not received within {BODY_SECONDS:g} s"
+                ) from None
             if message["type"] == "http.disconnect":
                 raise BadRequest(400, "disconnect", "client went away")
             chunk = message.get("body", b"")
@@ -172,8 +181,11 @@ class WebhookApp:
 
     def _record(self, request: AdmissionRequest, decision: Decision, elapsed: float) -> None:
         metrics = self.metrics
-        kind = request.kind.kind or "unknown"
-        metrics.requests.labels(request.operation, kind, decision.action).inc()
+        kind = request.kind.kind[:MAX_LOGGED_CHARS] or "unknown"
+        # A label value per kind anyone can invent would grow /metrics without bound:
+        # the kinds the rules and policies judge are labelled, all others are "other".
+        labelled = kind if kind in self.labelled_kinds else "other"
+        metrics.requests.labels(request.operation, labelled, decision.action).inc()
         metrics.request_seconds.observe(elapsed)
         if decision.reason == "judged":
             metrics.engine_seconds.observe(decision.engine_seconds)
@@ -189,6 +201,7 @@ class WebhookApp:
         obj = request.object if isinstance(request.object, dict) else request.oldObject
         meta = obj.get("metadata") if isinstance(obj, dict) else None
         name = request.name or (meta.get("name") if isinstance(meta, dict) else None) or ""
+        name = name[:MAX_LOGGED_CHARS] if isinstance(name, str) else ""
         entry: dict[str, Any] = {
             "ts": round(time.time(), 3),
             "level": "info",
@@ -206,6 +219,8 @@ class WebhookApp:
             "denied": sorted({f.rule for f in decision.denied}),
             "rules": decision.rule_ids,
             "warnings": len(decision.warnings),
+            "exempted": decision.exempted,  # findings an exemption annotation waived
+            "crossResourceSkipped": decision.cross_resource_skipped,
             "durationMs": round(elapsed * 1000, 3),
             "regoMs": round(decision.rego_seconds * 1000, 3),
         }

@@ -26,7 +26,7 @@ from ..config import PolicyPack
 from ..engine import evaluate
 from ..findings import Finding
 from ..inventory import Inventory
-from ..resources import Resource
+from ..resources import WORKLOADS, Resource
 from .models import AdmissionRequest
 from .store import InventoryStore, resource_from
 
@@ -91,6 +91,14 @@ class Reviewer:
             self.rego_policies = directory
             evaluate_resources([], directory)  # compile now: a broken policy fails start-up
 
+    def judged_kinds(self) -> frozenset[str]:
+        """Kinds some rule or policy judges (the workloads, what each rule names, what
+        the shipped Rego policies judge): a bounded set, for metric labels."""
+        kinds = set(WORKLOADS) | {"Service", "Ingress", "Namespace"}
+        for rule in self.rules:
+            kinds.update(rule.kinds or ())
+        return frozenset(kinds)
+
     def review(self, request: AdmissionRequest) -> Decision:
         if request.operation in ("DELETE", "CONNECT"):
             return Decision(True, "skip", "operation")
@@ -108,6 +116,7 @@ class Reviewer:
         if (
             not self.settings.judgeControlledPods
             and resource.kind in CONTROLLED_KINDS
+            and not request.subResource  # kubectl debug adds containers: judged always
             and controlled(data, request.userInfo.username)
         ):
             return Decision(True, "skip", "controlled")

@@ -511,3 +511,13 @@ def test_max_warnings_counts_the_more_line(store: InventoryStore) -> None:
     assert len(decision.warnings) == 3  # two findings and a line saying how many more
     more = len(decision.warned) - 2
     assert decision.warnings[-1] == f"... {more} more; `autobot-guard check` lists them all"
+
+
+def test_a_subresource_update_of_a_controlled_pod_is_judged(store: InventoryStore) -> None:
+    # `kubectl debug` adds an ephemeral container through pods/ephemeralcontainers.
+    payload = review("UPDATE", pod_of(True), pod_of(True), username=REPLICASET_CONTROLLER)
+    payload["request"]["subResource"] = "ephemeralcontainers"
+    decision = Reviewer(PolicyPack.default(), store).review(
+        AdmissionReview.model_validate(payload).request
+    )
+    assert decision.reason == "judged"

@@ -126,6 +126,34 @@ def test_one_json_log_line_per_decision(server: Server) -> None:
     assert line["user"] == "kubernetes-admin" and line["decision"] == "deny"
     assert "liveness-probe" in line["denied"] and "security-context" in line["rules"]
     assert isinstance(line["durationMs"], float)
+    assert line["exempted"] == 0 and line["crossResourceSkipped"] is False
+
+
+def test_exemptions_leave_a_trace_in_the_log(server: Server) -> None:
+    obj = admitted(kubectl_deployment(name="exempted"))
+    obj["metadata"].setdefault("annotations", {}).update(
+        {"autobot-guard.io/exempt": "liveness-probe,readiness-probe",
+         "autobot-guard.io/exempt-reason": "legacy batch worker"}
+    )  # fmt: skip
+    payload = review("CREATE", obj)
+    server.review(payload)
+    deadline = time.monotonic() + 5
+    lines: list[dict[str, object]] = []
+    while time.monotonic() < deadline and not lines:
+        lines = [d for d in server.decisions() if d.get("uid") == payload["request"]["uid"]]
+        time.sleep(0.05)
+    assert lines and lines[0]["exempted"] == 2  # the waived findings are counted
+
+
+def test_invented_kinds_do_not_grow_the_metrics(server: Server) -> None:
+    for index in range(5):
+        payload = review("DELETE", None, admitted(kubectl_deployment()))
+        payload["request"]["kind"]["kind"] = f"Invented{index}" + "x" * 5000
+        server.review(payload)
+    _, body, _ = server.request("GET", "/metrics")
+    text = body.decode()
+    assert "Invented" not in text
+    assert 'kind="other",operation="DELETE"' in text
 
 
 # -- bad requests: a clear 4xx or a well-formed denial, and the next one is served ----

@@ -46,6 +46,7 @@ class Container:
     path: FieldPath  # of the container within the document
     data: dict[str, Any]
     init: bool
+    ephemeral: bool = False  # added by `kubectl debug`: no probes, no resources
 
     @property
     def name(self) -> str:
@@ -142,6 +143,19 @@ class Resource:
                             )
             self._containers = found
         return self._containers if init else [c for c in self._containers if not c.init]
+
+    def ephemeral_containers(self) -> list[Container]:
+        """Debug containers (spec.ephemeralContainers): what they run and with which
+        privileges matters; probes and resources they cannot have."""
+        items = self.pod_spec.get("ephemeralContainers")
+        if not isinstance(items, list):
+            return []
+        base = (*self.pod_spec_path, "ephemeralContainers")
+        return [
+            Container((*base, index), item, False, True)
+            for index, item in enumerate(items)
+            if isinstance(item, dict)
+        ]
 
     def get(self, *path: str | int) -> Any:
         """Value at `path` or None."""

@@ -67,7 +67,13 @@ def replicas(resource: Resource, inventory: Inventory) -> int | None:
 
 
 def container_label(container: Container) -> str:
-    kind = "init container" if container.init else "container"
+    kind = (
+        "init container"
+        if container.init
+        else "ephemeral container"
+        if container.ephemeral
+        else "container"
+    )
     return f"{kind} {container.name!r}"
 
 

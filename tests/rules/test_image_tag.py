@@ -98,3 +98,30 @@ def test_missing_image() -> None:
         "spec.template.spec.containers[0]",
         "container 'chat-agent' has no image",
     )
+
+
+DEBUGGED_POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: web-debug, namespace: autobot-system}
+spec:
+  containers:
+  - name: web
+    image: ghcr.io/mrveiss/web:1.0
+  ephemeralContainers:
+  - name: debugger
+    image: busybox
+"""
+
+
+def test_ephemeral_containers_kubectl_debug_adds_are_judged_too() -> None:
+    report = run(DEBUGGED_POD)
+    assert [(f.path, f.message) for f in of_rule(report, "image-tag")] == [
+        (
+            "spec.ephemeralContainers[0].image",
+            "ephemeral container 'debugger' image busybox has no tag, so Kubernetes pulls latest",
+        )
+    ]
+    # ...but not by the rules whose fields an ephemeral container cannot have
+    for rule in ("liveness-probe", "readiness-probe", "resource-requests", "resource-limits"):
+        assert all("debugger" not in f.message for f in of_rule(report, rule)), rule

@@ -173,3 +173,16 @@ def test_exemption_with_reason_moves_findings_to_exempted() -> None:
     report = run(text)
     assert of_rule(report, "security-context") == []
     assert len([f for f in report.exempted if f.rule == "security-context"]) == 4
+
+
+def test_a_privileged_debug_container_is_reported() -> None:
+    from tests.util import of_rule, run
+
+    report = run(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: autobot-system}\n"
+        "spec:\n  containers: [{name: web, image: 'ghcr.io/mrveiss/web:1.0'}]\n"
+        "  ephemeralContainers:\n  - name: debugger\n    image: busybox:1.36\n"
+        "    securityContext: {privileged: true}\n"
+    )
+    messages = [f.message for f in of_rule(report, "security-context")]
+    assert "ephemeral container 'debugger' runs privileged (securityContext.privileged)" in messages

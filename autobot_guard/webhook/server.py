@@ -262,7 +262,10 @@ def serve(options: ServeOptions) -> int:
         access_log=False,
         server_header=False,
         proxy_headers=False,
-        timeout_keep_alive=30,
+        # Go's API server client keeps idle connections 90 s and does not retry a POST on
+        # one the server closed under it: outlive it, so that race cannot happen.
+        timeout_keep_alive=100,
+        log_config=None,  # keep our JSON handlers: uvicorn's own config writes plain text
         timeout_graceful_shutdown=int(options.shutdown_timeout),
     )
     config.load()
@@ -275,7 +278,7 @@ def serve(options: ServeOptions) -> int:
     # Everything loaded so far lives as long as the process: keep the collector off it.
     gc.collect()
     gc.freeze()
-    log.info("serving https://%s:%d/validate", options.host, options.port)
+    log.info("starting https://%s:%d/validate", options.host, options.port)
     try:
         server.run()
     finally:

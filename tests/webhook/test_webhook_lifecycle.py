@@ -180,3 +180,26 @@ def _read_response(tls: ssl.SSLSocket) -> bytes:
             break
         rest += chunk
     return head + b"\r\n\r\n" + rest
+
+
+def test_every_line_on_stderr_is_json_even_uvicorns(certificates: Certificates) -> None:
+    # uvicorn's own messages (here: the port is taken) used to be plain text.
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "autobot_guard", "serve", "--host", "127.0.0.1",
+             "--port", str(port), "--tls-cert", str(certificates.cert),
+             "--tls-key", str(certificates.key), "--no-watch-cluster"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert done.returncode != 0
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert lines, "a failed start says why"
+    entries = [json.loads(line) for line in lines]  # each line is one JSON object
+    assert any("address already in use" in entry["msg"] for entry in entries), entries

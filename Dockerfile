@@ -24,8 +24,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 COPY --from=build /wheels /wheels
+# Exact dependency versions, those the test suite ran against (see the file's header).
+COPY docker/constraints.txt /wheels/constraints.txt
 RUN set -eux; \
-    pip install "$(ls /wheels/autobot_guard-*.whl)[webhook]"; \
+    pip install --constraint /wheels/constraints.txt "$(ls /wheels/autobot_guard-*.whl)[webhook]"; \
     rm -rf /wheels; \
     # Byte-compile now: the root filesystem is read-only at run time.
     python -m compileall -q "$(python -c 'import autobot_guard, os; print(os.path.dirname(autobot_guard.__file__))')"; \

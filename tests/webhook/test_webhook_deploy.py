@@ -395,3 +395,26 @@ def test_the_readme_documents_the_webhook_before_performance() -> None:
     assert "Admission webhook" in headings
     if "Performance" in headings:
         assert headings.index("Admission webhook") == headings.index("Performance") - 1
+
+
+def test_the_image_pins_every_runtime_dependency_within_pyproject_ranges() -> None:
+    import re
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "--constraint /wheels/constraints.txt" in dockerfile
+    pins: dict[str, str] = {}
+    for line in (ROOT / "docker" / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert re.fullmatch(r"[a-z0-9-]+", name) and version, line
+            pins[name] = version
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    direct = [*project["dependencies"], *project["optional-dependencies"]["webhook"]]
+    for text in direct:
+        requirement = Requirement(text)
+        name = re.sub(r"[-_.]+", "-", requirement.name).lower()
+        assert name in pins, f"{name} is not pinned for the image"
+        assert requirement.specifier.contains(pins[name], prereleases=True), (name, pins[name])

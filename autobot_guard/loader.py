@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 # Led by the literal newline so the engine skips ahead instead of trying every position.
+_MERGE_KEY = re.compile(r"(?:^|[\s{,])<<[ \t]*:", re.M)  # not `cat <<EOF` in a command
 _SEPARATOR = re.compile(r"\n(?:---|\.\.\.)(?=[ \t\n]|\Z)")
 
 
@@ -49,7 +50,7 @@ class Document:
     def _relative_line(self, path: FieldPath) -> int:
         wanted = existing_depth(self.data, path)
         # With merge keys (<<: *base) only the node tree knows where a merged field is written.
-        if not self.is_json and "<<" not in self.text:
+        if not self.is_json and not ("<<" in self.text and _MERGE_KEY.search(self.text)):
             if self._locator is None:
                 self._locator = TextLocator(self.text)
             line, found = self._locator.locate(path[:wanted])
@@ -172,12 +173,14 @@ def _json_documents(name: str, text: str) -> Iterator[Parsed]:
     """One document per top-level JSON value: kubectl reads concatenated objects too."""
     decoder = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys)
     position, length = 0, len(text)
+    first_line, counted = 1, 0  # lines counted up to `counted`, so a long stream stays linear
     while True:
         while position < length and text[position] in " \t\r\n":
             position += 1
         if position >= length:
             return
-        first_line = text.count("\n", 0, position) + 1
+        first_line += text.count("\n", counted, position)
+        counted = position
         try:
             data, end = decoder.raw_decode(text, position)
         except json.JSONDecodeError as exc:
@@ -194,10 +197,9 @@ def _json_documents(name: str, text: str) -> Iterator[Parsed]:
         except YamlError as exc:
             yield ("error", name, first_line, exc.message)
         else:
-            # Blank lines and columns before it, so positions within it stay the file's.
+            # Its own text from its first line (blanked before it, so columns stay the file's)
             column = position - (text.rfind("\n", 0, position) + 1)
-            chunk = "\n" * (first_line - 1) + " " * column + text[position:end]
-            yield ("doc", name, 1, chunk, data, True)
+            yield ("doc", name, first_line, " " * column + text[position:end], data, True)
         position = end
 
 

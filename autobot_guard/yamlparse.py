@@ -37,6 +37,7 @@ _WORD_IN_CONTEXT = re.compile(
     rf"[\[{{,:?-][ \t]*{_WORD}[ \t]*(?:$|[#,\]}}:])|^[ \t]*{_WORD}[ \t]*:",
     re.M,
 )
+_EXPLICIT_TAG = re.compile(r"(?:^|[\s\[{,:-])!!\w")  # a tag starts a token; "done!!" is text
 _OCTAL = re.compile(r"0(?:[0-9_]+|b[01_]+)[ \t]*(?:$|[#,\]}])", re.M)
 
 
@@ -50,12 +51,6 @@ def _in_comment(text: str, position: int) -> bool:
             return True
         mark = text.find("#", mark + 1, position)
     return False
-
-
-def _needs_yaml11(text: str) -> bool:
-    """True if some plain scalar or key reads differently in YAML 1.1 than in 1.2, or
-    the text has an explicit tag (`!!set`, `!!timestamp`...: read as go-yaml does)."""
-    return "!!" in text or _has_plain_word(text) or _has_octal(text)
 
 
 def _has_plain_word(text: str) -> bool:
@@ -105,7 +100,7 @@ def parse_document(text: str) -> Any:
             f"document is larger than the {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB limit"
         )
     # Two signals only the text has: explicit tags and octals (yaml-rs reads 0755 as 755).
-    if "!!" in text or _has_octal(text):
+    if ("!!" in text and _EXPLICIT_TAG.search(text)) or _has_octal(text):
         return _parse_yaml11(text)
     data = _parse_fast(text)  # yaml-rs enforces the alias limits itself
     if type(data) is not dict:
@@ -158,7 +153,9 @@ class _Walk:
                 key = intern(key)
                 if key in words:
                     self.words = True
-            elif type(key) not in _SCALAR_KEYS:  # `? [a, b] : c`: no JSON object has one
+            elif type(key) in _SCALAR_KEYS:  # 80, true, null: JSON keys are strings
+                key = intern(_key_text(key))
+            else:  # `? [a, b] : c`: no JSON object has such a key
                 raise YamlError("invalid YAML: a mapping key must be a scalar, not a collection")
             out[key] = value
         return out

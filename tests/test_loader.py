@@ -429,3 +429,20 @@ def test_deep_nesting_in_sequences_is_refused() -> None:
     text = "a: " + "[" * 120 + "1" + "]" * 120 + "\n"
     with pytest.raises(YamlError, match="nesting deeper than 100 levels"):
         parse_document(text)
+
+
+def test_comments_and_heredocs_do_not_take_the_slow_line_lookup(tmp_path: Path) -> None:
+    text = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: run}\n"
+        "data:\n  script: |\n    cat <<EOF\n    done!!\n    EOF\n  mode: fast\n"
+    )
+    resource = load_paths([write(tmp_path, "cm.yaml", text)]).resources[0]
+    assert resource.data["data"]["script"] == "cat <<EOF\ndone!!\nEOF\n"
+    assert resource.line_of(("data", "mode")) == 9
+    assert resource.document._node is None  # answered by the text locator, no PyYAML tree
+
+
+def test_numeric_and_boolean_keys_are_json_text_on_every_path() -> None:
+    # With or without a YAML 1.1 scalar elsewhere, the keys come out the same.
+    assert parse_document("80: a\ntrue: b\n") == {"80": "a", "true": "b"}
+    assert parse_document("80: a\ntrue: b\nmode: 0644\n") == {"80": "a", "true": "b", "mode": 420}

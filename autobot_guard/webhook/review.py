@@ -24,7 +24,7 @@ from typing import Any
 
 from ..config import PolicyPack
 from ..engine import evaluate
-from ..findings import Finding
+from ..findings import Finding, message_key
 from ..inventory import Inventory
 from ..resources import WORKLOADS, Resource
 from .models import AdmissionRequest
@@ -329,7 +329,8 @@ def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-Identity = tuple[str, str, Any]  # (rule, field path with containers named, scalar value)
+# (rule, field path with containers named, scalar value, message without numbers)
+Identity = tuple[str, str, Any, str]
 _CONTAINER_INDEX = re.compile(r"\b(containers|initContainers|ephemeralContainers)\[(\d+)\]")
 _SCALARS = (str, int, float, bool, type(None))
 _NOT_A_VALUE = ("<not a single value>",)
@@ -338,9 +339,10 @@ _NOT_A_VALUE = ("<not a single value>",)
 def identity(finding: Finding, resource: Resource) -> Identity:
     """What makes a finding "the same" in the old and the new object of an UPDATE: its
     rule; its field path with containers named rather than numbered (removing or adding
-    a container moves the others); and, when that field holds a single value, the value
-    (another untagged image in an old field is new; a label set that merely changed is
-    not: a mapping's content does not count)."""
+    a container moves the others); the field's value when it holds a single value
+    (another untagged image in an old field is new); and its message but for numbers
+    (one field can carry several findings of one rule: a cpu request fixed and a memory
+    request removed is a new finding)."""
     spec = resource.pod_spec
 
     def by_name(match: re.Match[str]) -> str:
@@ -352,7 +354,8 @@ def identity(finding: Finding, resource: Resource) -> Identity:
 
     value = value_at(resource.data, finding.path)
     scalar = value if isinstance(value, _SCALARS) else _NOT_A_VALUE
-    return finding.rule, _CONTAINER_INDEX.sub(by_name, finding.path), scalar
+    path = _CONTAINER_INDEX.sub(by_name, finding.path)
+    return finding.rule, path, scalar, message_key(finding.message)
 
 
 def value_at(data: Any, path: str) -> Any:

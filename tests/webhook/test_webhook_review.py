@@ -95,7 +95,7 @@ def test_update_compares_rule_and_path_not_lines(store: InventoryStore) -> None:
     # Same finding at the same path, after fields before it moved: still pre-existing.
     old = admitted(kubectl_deployment())
     moved = copy.deepcopy(old)
-    moved["metadata"]["labels"]["team"] = "platform"
+    moved["metadata"]["labels"]["tier"] = "web"
     moved["spec"]["template"]["metadata"]["annotations"] = {"note": "x\n" * 20}
     assert decide(reviewer_for(store), "UPDATE", moved, old).allowed
 
@@ -521,3 +521,20 @@ def test_a_subresource_update_of_a_controlled_pod_is_judged(store: InventoryStor
         AdmissionReview.model_validate(payload).request
     )
     assert decision.reason == "judged"
+
+
+def test_update_swapping_one_missing_request_for_another_is_new(store: InventoryStore) -> None:
+    # Two findings of one rule on one field: a cpu request added and the memory request
+    # removed is a new finding, not the old one.
+    old = admitted(chat_agent())
+    resources = old["spec"]["template"]["spec"]["containers"][0]["resources"]
+    del resources["requests"]["cpu"]
+    new = copy.deepcopy(old)
+    requests = new["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]
+    requests["cpu"] = "100m"
+    del requests["memory"]
+    decision = decide(reviewer_for(store), "UPDATE", new, old)
+    assert not decision.allowed
+    assert [f.message for f in decision.denied if f.rule == "resource-requests"] == [
+        "container 'chat-agent' has no memory request"
+    ]

@@ -26,6 +26,13 @@ def _die(message: str) -> NoReturn:
     sys.exit(2)
 
 
+_REGO_POLICIES = click.option(
+    "--rego-policies",
+    metavar="DIR",
+    help="Directory of Rego policies (default: the bundled policies/rego).",
+)
+
+
 def _rego_options(command: Callable[..., None]) -> Callable[..., None]:
     """--rego, --rego-policies, --rego-timeout: for `check` and `baseline` alike."""
     options = [
@@ -37,11 +44,7 @@ def _rego_options(command: Callable[..., None]) -> Callable[..., None]:
             help="Rego policies: conftest, embedded (in process), auto (conftest if on PATH) "
             "or off.",
         ),
-        click.option(
-            "--rego-policies",
-            metavar="DIR",
-            help="Directory of Rego policies (default: the bundled policies/rego).",
-        ),
+        _REGO_POLICIES,
         click.option(
             "--rego-timeout",
             type=click.FloatRange(min=0, min_open=True),
@@ -297,13 +300,6 @@ def _rego_catalogue(directory: str | None) -> list[Any]:
     from .rego.step import default_policy_dir
 
     return rego_rules(load_policy_set(directory or default_policy_dir()))
-
-
-_REGO_POLICIES = click.option(
-    "--rego-policies",
-    metavar="DIR",
-    help="Directory of Rego policies (default: the bundled policies/rego).",
-)
 
 
 @main.command()

@@ -21,3 +21,8 @@ def render(report: Report, fmt: str, *, color: bool = False) -> str:
     module = importlib.import_module(f"{__name__}.{_MODULES.get(fmt, fmt + '_report')}")
     renderer: Renderer = module.render_quiet if fmt == "quiet" else module.render
     return renderer(report, color=color)
+
+
+def plural(count: int, noun: str, suffix: str = "s") -> str:
+    """ "1 file", "2 files": for every format's summary."""
+    return f"{count} {noun}{suffix if count != 1 else ''}"

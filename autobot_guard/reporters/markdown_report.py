@@ -13,6 +13,7 @@ from collections import Counter
 from itertools import groupby
 
 from ..findings import Report
+from . import plural
 from .sarif_report import workspace_path
 from .text_report import summary_line
 
@@ -29,13 +30,13 @@ def escape(text: str) -> str:
 def render(report: Report, *, color: bool = False) -> str:
     summary = report.summary()
     counts = [
-        _plural(summary["errors"], "error"),
-        _plural(summary["warnings"], "warning"),
+        plural(summary["errors"], "error"),
+        plural(summary["warnings"], "warning"),
         f"{summary['infos']} info",
         f"{summary['exempted']} exempted",
     ]
     if report.errors:
-        counts.append(_plural(len(report.errors), "input error"))
+        counts.append(plural(len(report.errors), "input error"))
     lines = [f"## autobot-guard: {', '.join(counts)}", "", escape(summary_line(report)), ""]
     if report.errors:
         lines += ["### Input errors", ""]
@@ -88,8 +89,8 @@ def _baseline(report: Report) -> list[str]:
     lines = [
         f"### Baseline {escape(outcome.file)}",
         "",
-        f"{_plural(outcome.suppressed, 'known finding')} not reported; "
-        f"{_plural(len(outcome.fixed), 'fixed since the baseline', '')}.",
+        f"{plural(outcome.suppressed, 'known finding')} not reported; "
+        f"{plural(len(outcome.fixed), 'fixed since the baseline', '')}.",
         "",
     ]
     lines += [f"- fixed: {escape(entry.display())}" for entry in outcome.fixed]
@@ -98,7 +99,3 @@ def _baseline(report: Report) -> list[str]:
 
 def _display(file: str) -> str:
     return workspace_path(file) if file else "<input>"
-
-
-def _plural(count: int, noun: str, suffix: str = "s") -> str:
-    return f"{count} {noun}{suffix if count != 1 else ''}"

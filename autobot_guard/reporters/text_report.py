@@ -5,6 +5,7 @@ from __future__ import annotations
 from itertools import groupby
 
 from ..findings import Finding, Report, Severity
+from . import plural
 
 _COLORS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
 
@@ -62,21 +63,17 @@ def _finding_lines(finding: Finding, color: bool) -> list[str]:
     ]
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
-
-
 def summary_line(report: Report, color: bool = False) -> str:
     summary = report.summary()
     parts = [
-        f"{summary['errors']} error{'s' if summary['errors'] != 1 else ''}",
-        f"{summary['warnings']} warning{'s' if summary['warnings'] != 1 else ''}",
+        plural(summary["errors"], "error"),
+        plural(summary["warnings"], "warning"),
         f"{summary['infos']} info",
         f"{summary['exempted']} exempted",
     ]
     if report.errors:
-        parts.append(f"{len(report.errors)} input error{'s' if len(report.errors) != 1 else ''}")
-    checked = f"checked {_count(report.resources, 'resource')} in {_count(report.files, 'file')}"
+        parts.append(plural(len(report.errors), "input error"))
+    checked = f"checked {plural(report.resources, 'resource')} in {plural(report.files, 'file')}"
     if report.target:
         checked += f" ({report.target})"
     text = (

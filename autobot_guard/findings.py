@@ -123,8 +123,8 @@ class Report:
     policy_pack: str = ""
     kubernetes_version: str = ""
     baseline: Outcome | None = None  # what `check --baseline` suppressed and saw fixed
-    # rule id -> (summary, documentation) of rules outside the registry (Rego policies)
-    rule_docs: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # rule id -> (summary, documentation, severity) of rules outside the registry (Rego)
+    rule_docs: dict[str, tuple[str, str, Severity]] = field(default_factory=dict)
 
     def add(self, findings: Iterable[Finding]) -> None:
         """File findings (exempted ones apart) and keep both lists in report order."""

@@ -519,3 +519,5 @@ def test_sarif_describes_the_rego_rules_from_their_policy_source(tmp_path: Path)
     described = rules["approved-registry"]
     assert described["shortDescription"]["text"].startswith("Images come only from")
     assert "Rego policy: images.rego (package main.images)" in described["help"]["text"]
+    assert described["defaultConfiguration"] == {"level": "error"}  # a deny rule
+    assert described["defaultConfiguration"] == {"level": "error"}  # a deny rule

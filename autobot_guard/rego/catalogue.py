@@ -7,13 +7,10 @@ the `"rule": "<id>"` literals of its results, with the severity of the rule they
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from .policies import PolicyFile, PolicySet
-
-_HEAD = re.compile(r"^(?:default\s+)?(deny|violation|warn)\w*\b", re.M)
-_ID = re.compile(r'"rule"\s*:\s*"([^"\\\s]+)"')
+from .policies import RULE_HEAD, RULE_ID, PolicyFile, PolicySet
+from .results import rule_kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +34,10 @@ def rego_rules(policies: PolicySet) -> list[RegoRule]:
     """Every rule id the policies report, once, in file order."""
     found: dict[str, RegoRule] = {}
     for module in policies.modules:
-        heads = [(m.start(), m.group(1)) for m in _HEAD.finditer(module.source)]
-        for match in _ID.finditer(module.source):
-            kinds = [kind for start, kind in heads if start < match.start()]
-            severity = "warning" if kinds and kinds[-1] == "warn" else "error"
+        heads = [(m.start(), rule_kind(m.group(1))) for m in RULE_HEAD.finditer(module.source)]
+        for match in RULE_ID.finditer(module.source):
+            kinds = [kind for start, kind in heads if start < match.start() and kind]
+            severity = "warning" if kinds and kinds[-1] == "warning" else "error"
             rule_id = match.group(1)
             if rule_id not in found:
                 found[rule_id] = RegoRule(

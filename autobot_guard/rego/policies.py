@@ -30,6 +30,7 @@ _RULE = re.compile(
     re.M,
 )
 _RULE_ID = re.compile(r'"rule"\s*:\s*"([^"\\\s]+)"')
+RULE_HEAD, RULE_ID = _RULE, _RULE_ID  # for the catalogue (`rules`, `explain`, SARIF)
 _CONFTEST_RULE = re.compile(r"^(?:(?:deny|violation|warn)(?:_[A-Za-z0-9]+)*|exception)$")
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..check import UsageError
-from ..findings import Finding, Report
+from ..findings import Finding, Report, Severity
 from ..paths import bundled_policies
 from .policies import PolicySet, load_policy_set
 from .results import Hit, to_finding
@@ -89,7 +89,7 @@ class RegoStep:
             documentation = (
                 f"{rule.documentation}\n\nRego policy: {rule.file} (package {rule.package})"
             )
-            report.rule_docs[rule.id] = (rule.summary, documentation)
+            report.rule_docs[rule.id] = (rule.summary, documentation, Severity(rule.severity))
 
 
 # -- the embedded engine, compiled once per process and policy directory ---------------

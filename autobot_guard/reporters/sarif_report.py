@@ -59,10 +59,11 @@ def render(report: Report, *, color: bool = False) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
-def _external_descriptor(rule_id: str, docs: tuple[str, str] | None) -> dict[str, Any]:
+def _external_descriptor(rule_id: str, docs: tuple[str, str, Severity] | None) -> dict[str, Any]:
     descriptor: dict[str, Any] = {"id": rule_id, "name": _pascal(rule_id)}
     if docs:
-        summary, documentation = docs
+        summary, documentation, severity = docs
+        descriptor["defaultConfiguration"] = {"level": LEVELS[severity]}
         descriptor["shortDescription"] = {"text": summary}
         descriptor["fullDescription"] = {
             "text": documentation.split("\n\n", 1)[0].replace("\n", " ")

@@ -128,8 +128,9 @@ class Resource:
     def pod_spec_path(self) -> FieldPath:
         return (*self.template_path, "spec")
 
-    def containers(self, init: bool = True) -> list[Container]:
-        """Containers (then init containers) of a workload's pod spec, with their paths."""
+    def containers(self, init: bool = True, ephemeral: bool = False) -> list[Container]:
+        """Containers (then init containers, then with `ephemeral` the debug containers) of
+        a workload's pod spec, with their paths."""
         if self._containers is None:
             found: list[Container] = []
             spec = self.pod_spec
@@ -142,9 +143,10 @@ class Resource:
                                 Container((*self.pod_spec_path, key, index), item, is_init)
                             )
             self._containers = found
-        return self._containers if init else [c for c in self._containers if not c.init]
+        found = self._containers if init else [c for c in self._containers if not c.init]
+        return [*found, *self._ephemeral_containers()] if ephemeral else found
 
-    def ephemeral_containers(self) -> list[Container]:
+    def _ephemeral_containers(self) -> list[Container]:
         """Debug containers (spec.ephemeralContainers): what they run and with which
         privileges matters; probes and resources they cannot have."""
         items = self.pod_spec.get("ephemeralContainers")

@@ -68,7 +68,7 @@ spec:
     def check(self, resource: Resource, context: Context) -> Iterator[Violation]:
         if not resource.is_workload:
             return
-        for container in [*resource.containers(), *resource.ephemeral_containers()]:
+        for container in resource.containers(ephemeral=True):
             image = container.data.get("image")
             if not isinstance(image, str) or not image.strip():
                 yield Violation(container.path, f"{container_label(container)} has no image")

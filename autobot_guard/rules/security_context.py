@@ -66,7 +66,7 @@ spec:
         if not resource.is_workload:
             return
         pod = mapping_at(resource.pod_spec, "securityContext")
-        for container in [*resource.containers(), *resource.ephemeral_containers()]:
+        for container in resource.containers(ephemeral=True):
             yield from _container(container, pod)
 
 

@@ -316,12 +316,7 @@ def controlled(data: dict[str, Any], username: str) -> bool:
 
 
 def container_count(resource: Resource) -> int:
-    spec = resource.pod_spec
-    return sum(
-        len(items)
-        for key in ("containers", "initContainers", "ephemeralContainers")
-        if isinstance(items := spec.get(key), list)
-    )
+    return len(resource.containers(ephemeral=True))
 
 
 def shorten(text: str, limit: int) -> str:

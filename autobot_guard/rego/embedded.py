@@ -27,6 +27,7 @@ error does not name.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -549,6 +550,9 @@ def _child(sources: dict[str, str], queries: Sequence[str], progress: bool) -> t
                 done, code = os.waitpid(pid, os.WNOHANG)
                 if done:  # finished while another process holds the pipe open
                     status = code
+                    os.set_blocking(pipe.fileno(), False)
+                    with contextlib.suppress(BlockingIOError):  # its last words
+                        chunks.append(pipe.read(65536) or b"")
                 elif time.monotonic() > deadline:
                     os.kill(pid, signal.SIGKILL)
                     os.waitpid(pid, 0)

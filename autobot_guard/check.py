@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from .config import ConfigError, PolicyPack, load_policy_pack
 from .engine import evaluate
+from .errors import UsageError
 from .findings import Report
 from .loader import load_paths
 from .paths import bundled_manifests, bundled_policy_pack
@@ -23,10 +24,6 @@ if TYPE_CHECKING:
     from .rego import RegoStep
 
 BUNDLED_TARGET = "the bundled AutoBot reference manifests"
-
-
-class UsageError(Exception):
-    """A problem with how autobot-guard was asked to run: one line, exit status 2."""
 
 
 @dataclass

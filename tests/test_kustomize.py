@@ -8,7 +8,6 @@ replicas to 1 and points the livenessProbe at an undeclared port).
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +16,20 @@ import pytest
 
 from autobot_guard.gate.kustomize import ORIGIN, first_error, load
 from tests.gate_util import MANIFESTS, ROOT, cli, line_after
+from tests.tools import tool
 
 DATA = ROOT / "tests" / "data" / "kustomize"
 BASE_DEPLOYMENT = DATA / "base" / "deployment.yaml"
 WORKER = DATA / "overlay" / "worker.yaml"
 SARIF_SCHEMA = ROOT / "tests" / "data" / "sarif-schema-2.1.0.json"
 
-needs_kubectl = pytest.mark.skipif(
-    shutil.which("kubectl") is None, reason="kubectl (with kustomize) is not installed"
-)
+
+@pytest.fixture
+def kubectl() -> str:
+    return tool("kubectl")
+
+
+needs_kubectl = pytest.mark.usefixtures("kubectl")
 
 
 def check_json(*args: str, cwd: Path = ROOT) -> dict[str, Any]:

@@ -4,7 +4,6 @@ against the stack table of autobot-stack.md, and renderable by kustomize."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 import yaml
 
 from autobot_guard.paths import bundled_manifests
+from tests.tools import tool
 
 MANIFESTS = bundled_manifests()
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet"}
@@ -258,8 +258,8 @@ def test_no_secret_value_is_in_git() -> None:
 # (c) ---------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 def test_kustomize_renders_what_the_files_hold() -> None:
+    tool("kubectl")
     result = subprocess.run(
         ["kubectl", "kustomize", str(MANIFESTS)],
         capture_output=True,

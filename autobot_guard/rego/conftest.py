@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..check import UsageError
+from ..errors import UsageError
 from .policies import PolicySet
 from .results import Hit
 

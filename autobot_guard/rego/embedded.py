@@ -40,7 +40,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..check import UsageError
+from ..errors import UsageError
 from .policies import PolicySet, Statement, is_combine, statements
 from .results import ERROR, Hit, check_value, describe_document, exception_name, rule_kind
 

@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..check import UsageError
 from ..engine import exemptions
+from ..errors import UsageError
 from ..findings import Finding, Severity, render_path
 from ..resources import FieldPath, Resource
 

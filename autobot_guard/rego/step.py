@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..check import UsageError
+from ..errors import UsageError
 from ..findings import Finding, Report, Severity
 from ..paths import bundled_policies
 from .policies import PolicySet, load_policy_set
@@ -150,7 +150,7 @@ def evaluate_resources(
     the process (restart to load changed policies); calls are serialised (thread-safe).
     Combined policies see `resources` as the whole set. Findings that an
     `autobot-guard.io/exempt` annotation exempts carry `exempt_reason`. Raises
-    check.UsageError for unusable policies or a timeout.
+    errors.UsageError for unusable policies or a timeout.
     """
     given = str(policy_dir or default_policy_dir())
     with _ENGINES_LOCK:  # keyed by the path as given: resolving it costs a review 0.1 ms

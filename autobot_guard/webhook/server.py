@@ -162,7 +162,7 @@ def _http_protocol() -> Any:
 
 def build(options: ServeOptions) -> tuple[WebhookApp, InventoryStore, ClusterWatch | None]:
     """The application and its inventory (watch not started); raises UsageError."""
-    from ..check import UsageError
+    from ..errors import UsageError
 
     pack = load_pack(options.config, options.kubernetes_version)
     settings = pack.admission
@@ -231,7 +231,7 @@ def serve(options: ServeOptions) -> int:
     try:
         tls = ReloadingTLS(options.tls_cert, options.tls_key, reloaded)
     except OSError as exc:  # ssl.SSLError included: a key that does not match, bad PEM
-        from ..check import UsageError
+        from ..errors import UsageError
 
         reason = exc.strerror or str(exc)
         raise UsageError(

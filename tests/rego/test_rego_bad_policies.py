@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from autobot_guard.check import UsageError
+from autobot_guard.errors import UsageError
 from autobot_guard.loader import load_paths
 from autobot_guard.rego import embedded, evaluate_resources
 from autobot_guard.rego.embedded import EmbeddedEngine

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from autobot_guard.check import UsageError
+from autobot_guard.errors import UsageError
 from autobot_guard.rego.conftest import parse_output
 from autobot_guard.rego.results import DEFAULT_FIX
 from autobot_guard.rego.step import RegoStep

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from autobot_guard.check import UsageError
+from autobot_guard.errors import UsageError
 from autobot_guard.loader import load_paths
 from autobot_guard.rego import evaluate_resources
 from tests.rego.helpers import CONVENTIONS, DATA, REPO, check, rego_findings

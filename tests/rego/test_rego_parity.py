@@ -6,8 +6,6 @@ pinned conftest; skipped (with the reason) where conftest is not on PATH.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,20 +13,15 @@ import pytest
 
 from tests.rego.helpers import CASES, CONVENTIONS, SHIPPED, check, rego_findings
 from tests.rego.test_rego_conventions import MANIFEST
+from tests.tools import tool
 
-# The rego workflow sets AUTOBOT_GUARD_REQUIRE_CONFTEST: there a missing conftest fails.
-REQUIRED = bool(os.environ.get("AUTOBOT_GUARD_REQUIRE_CONFTEST"))
-pytestmark = [
-    pytest.mark.conftest,
-    pytest.mark.skipif(
-        shutil.which("conftest") is None and not REQUIRED,
-        reason="conftest is not on PATH (the rego workflow installs it)",
-    ),
-]
+pytestmark = [pytest.mark.conftest]
 
 
-def test_conftest_is_on_path() -> None:
-    assert shutil.which("conftest"), "conftest is not on PATH"
+@pytest.fixture(autouse=True)
+def conftest_binary() -> str:
+    """The real conftest: skipped without it, failed under CI=true (tests/tools.py)."""
+    return tool("conftest")
 
 
 def findings(paths: list[Path], rego: str, policies: Path | None = None) -> list[dict]:

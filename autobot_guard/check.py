@@ -73,11 +73,13 @@ def run_check(options: CheckOptions) -> Report:
         loaded, target = _kustomize(options), f"kustomize build of {options.kustomize}"
     else:
         loaded = load_paths(paths, prefetch=options.prefetch)
+    # conftest judges on the other core while the built-in rules run here.
+    rego_run = rego.start(loaded.resources, pack.skip_namespaces)
     report = evaluate(loaded.resources, pack, extra_rule_ids=rego.rule_ids)
     report.errors = [*loaded.errors, *report.errors]  # unreadable input, then rule failures
     report.files = loaded.files
     report.target = target
-    rego.run(report, loaded.resources, pack.skip_namespaces)  # into the same report
+    rego_run.finish(report)  # into the same report
     if known is not None and options.baseline:  # on the whole tree, so fixed entries are true
         from .gate.baseline import apply
 

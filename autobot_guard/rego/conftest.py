@@ -1,17 +1,20 @@
-"""The conftest engine: `conftest test --output json` as a subprocess on the same inputs.
+"""The conftest engine: the conftest binary as a subprocess, judging a batch in one run.
 
-Each judged resource is written as its own JSON file (`docs/000012.json`: the data the
-embedded engine sees, with List items split and YAML 1.1 already resolved), so every
-result of conftest's JSON output names the document it is about:
+The documents are written as one JSON file, `{"documents": [...]}` (the data every
+engine sees: List items split, YAML 1.1 already resolved), and conftest evaluates the
+batch module (`batch.py`) over them with the user's policies beside it:
 
-    [{"filename": "docs/000012.json", "namespace": "main.images", "successes": 3,
-      "failures": [{"msg": "...", "loc": {"file": "...", "line": 3},
-                    "metadata": {"rule": "...", "field": [...]}}],
-      "warnings": [...], "exceptions": [...]}]
+    conftest test --output json --policy POLICIES --policy BATCH
+                  --namespace autobot_guard.batch batch.json
 
-Per-document namespaces run in one invocation (`--namespace` for each), the combined
-ones (under main.combine) in a second with `--combine`, whose results carry the
-`document` they are about (a `path` of the combined input) in their metadata.
+Its answer is one `deny` result per document, namespace and rule with values, carrying
+`[index, namespace, rule, values, excepted]` in its metadata. When OPA fails on a
+document (conflicting values of a complete rule, a builtin error), conftest fails the
+whole run: the batch is then split in halves until the failing documents stand alone,
+so each becomes an input error of its own and the others are still judged.
+
+`start` launches conftest and returns at once; `Pending.hits` waits for it, so the
+built-in rules run on the other core meanwhile.
 """
 
 from __future__ import annotations
@@ -23,110 +26,166 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from .batch import PACKAGE, batch_module, error_hit, hits_of
 from .policies import PolicySet
 from .results import Hit
 
 INSTALL_HINT = (
-    "install conftest (https://www.conftest.dev/install/: `brew install conftest`, or the "
-    "release tarball from https://github.com/open-policy-agent/conftest/releases on PATH), "
-    "or use --rego embedded"
+    "install conftest (scripts/install-tools builds the pinned version with Go; or "
+    "https://www.conftest.dev/install/), or use --rego embedded"
 )
-DOCS = "docs"
+INPUT = "batch.json"
+# conftest's messages when OPA fails on the input: the batch is split to find the document.
+_EVALUATION_ERRORS = ("evaluating policy", "eval_", "built-in error", "query rule")
 
 
 def find_conftest() -> str | None:
     return shutil.which("conftest")
 
 
-def document_path(index: int) -> str:
-    """The input path of resource `index`, for conftest and the combined input alike."""
-    return f"{DOCS}/{index:06d}.json"
+@dataclass
+class _Run:
+    indexes: list[int]  # the resources this run judges
+    directory: Path
+    process: subprocess.Popen[str]
+
+
+@dataclass
+class Pending:
+    """conftest runs under way; `hits` waits for them (and splits failing batches)."""
+
+    executable: str
+    policies: PolicySet
+    documents: Sequence[Any]
+    deadline: float
+    timeout: float
+    work: tempfile.TemporaryDirectory[str]
+    batch_dir: Path
+    runs: list[_Run] = field(default_factory=list)
+
+    def launch(self, indexes: list[int]) -> None:
+        directory = Path(tempfile.mkdtemp(dir=self.work.name))
+        batch = {"documents": [self.documents[i] for i in indexes]}
+        text = json.dumps(batch, default=str, ensure_ascii=False)
+        (directory / INPUT).write_text(text, encoding="utf-8")
+        command = [
+            self.executable,
+            "test",
+            "--output",
+            "json",
+            "--no-color",
+            "--policy",
+            str(self.policies.directory.resolve()),
+            "--policy",
+            str(self.batch_dir),
+            "--namespace",
+            PACKAGE,
+            INPUT,
+        ]
+        try:
+            process = subprocess.Popen(
+                command,
+                cwd=directory,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "NO_COLOR": "1"},
+            )
+        except OSError as exc:
+            self.work.cleanup()
+            raise UsageError(f"cannot run conftest ({self.executable}): {exc.strerror}") from None
+        self.runs.append(_Run(indexes, directory, process))
+
+    def hits(self) -> list[Hit]:
+        try:
+            hits: list[Hit] = []
+            while self.runs:
+                run = self.runs.pop(0)
+                hits += self._collect(run)
+            return hits
+        finally:
+            for run in self.runs:
+                run.process.kill()
+            self.work.cleanup()
+
+    def _collect(self, run: _Run) -> list[Hit]:
+        remaining = self.deadline - time.monotonic()
+        try:
+            stdout, stderr = run.process.communicate(timeout=max(remaining, 0.001))
+        except subprocess.TimeoutExpired:
+            run.process.kill()
+            run.process.communicate()
+            raise UsageError(
+                f"conftest timed out after {self.timeout:g} s (--rego-timeout)"
+            ) from None
+        status = run.process.returncode
+        if status in (0, 1) and stdout.lstrip().startswith("["):
+            local = hits_of(results_of(stdout), len(run.indexes))
+            return [Hit(run.indexes[h.index], h.namespace, h.kind, h.value, h.loc) for h in local]
+        detail = " ".join(stderr.split())[:500] or stdout.strip()[:500]
+        if status == 1 and any(marker in detail for marker in _EVALUATION_ERRORS):
+            if len(run.indexes) == 1:
+                return [error_hit(run.indexes[0], _reason(detail))]
+            half = len(run.indexes) // 2
+            self.launch(run.indexes[:half])
+            self.launch(run.indexes[half:])
+            return []
+        raise UsageError(f"conftest failed (exit status {status}): {detail}")
+
+
+def start(
+    executable: str, policies: PolicySet, documents: Sequence[Any], timeout: float
+) -> Pending:
+    """Launch conftest on `documents`; the answer comes from `Pending.hits()`."""
+    work = tempfile.TemporaryDirectory(prefix="autobot-guard-rego-")
+    batch_dir = Path(work.name, "batch")
+    batch_dir.mkdir()
+    (batch_dir / "batch.rego").write_text(batch_module(policies), encoding="utf-8")
+    pending = Pending(
+        executable, policies, documents, time.monotonic() + timeout, timeout, work, batch_dir
+    )
+    if documents:
+        pending.launch(list(range(len(documents))))
+    return pending
 
 
 def run_conftest(
     executable: str, policies: PolicySet, documents: Sequence[Any], timeout: float
 ) -> list[Hit]:
-    deadline = time.monotonic() + timeout
-    with tempfile.TemporaryDirectory(prefix="autobot-guard-rego-") as work:
-        docs = Path(work, DOCS)
-        docs.mkdir()
-        for index, document in enumerate(documents):
-            text = json.dumps(document, default=str, ensure_ascii=False)
-            Path(work, document_path(index)).write_text(text, encoding="utf-8")
-        policy = str(policies.directory.resolve())
-        hits: list[Hit] = []
-        for namespaces, combine in ((policies.per_document(), False), (policies.combined(), True)):
-            if not namespaces or not documents:
-                continue
-            command = [executable, "test", "--output", "json", "--policy", policy]
-            for namespace in namespaces:
-                command += ["--namespace", namespace]
-            if combine:
-                command.append("--combine")
-            command.append(DOCS)
-            output = _run(command, work, deadline - time.monotonic(), timeout)
-            hits += parse_output(output, len(documents), combine)
-    return hits
+    return start(executable, policies, documents, timeout).hits()
 
 
-def _run(command: list[str], cwd: str, remaining: float, timeout: float) -> str:
-    if remaining <= 0:
-        raise UsageError(f"conftest timed out (--rego-timeout {timeout:g} s)")
-    env = {**os.environ, "NO_COLOR": "1"}
+def results_of(text: str) -> list[Any]:
+    """The batch results in conftest's JSON output; UsageError for another shape."""
     try:
-        done = subprocess.run(
-            command, cwd=cwd, capture_output=True, text=True, timeout=remaining, env=env
-        )
-    except subprocess.TimeoutExpired:
-        raise UsageError(f"conftest timed out after {timeout:g} s (--rego-timeout)") from None
-    except OSError as exc:
-        raise UsageError(f"cannot run conftest ({command[0]}): {exc.strerror or exc}") from None
-    if done.returncode not in (0, 1) or not done.stdout.lstrip().startswith("["):
-        detail = " ".join(done.stderr.split())[:500] or done.stdout.strip()[:500]
-        raise UsageError(f"conftest failed (exit status {done.returncode}): {detail}")
-    return done.stdout
-
-
-def parse_output(text: str, documents: int, combined: bool) -> list[Hit]:
-    """conftest's JSON output -> hits; UsageError when it is not the documented shape."""
-    try:
-        results = json.loads(text)
+        output = json.loads(text)
     except ValueError as exc:
         raise UsageError(f"cannot parse conftest's JSON output: {exc}") from None
-    if not isinstance(results, list):
+    if not isinstance(output, list):
         raise UsageError("cannot parse conftest's JSON output: expected a list of results")
-    hits = []
-    for result in results:
-        if not isinstance(result, dict) or not isinstance(result.get("namespace"), str):
+    results = []
+    for entry in output:
+        if not isinstance(entry, dict) or not isinstance(entry.get("failures") or [], list):
             raise UsageError(
-                f"cannot parse conftest's JSON output: unexpected entry {result!r:.200}"
+                f"cannot parse conftest's JSON output: unexpected entry {entry!r:.200}"
             )
-        namespace = result["namespace"]
-        index = None if combined else _document_index(result.get("filename"), documents)
-        for key, kind in (("failures", "failure"), ("warnings", "warning")):
-            for item in result.get(key) or []:
-                if not isinstance(item, dict) or not isinstance(item.get("msg"), str):
-                    raise UsageError(f"cannot parse conftest's JSON output: bad {key} entry")
-                metadata = item.get("metadata")
-                value = {"msg": item["msg"], **(metadata if isinstance(metadata, dict) else {})}
-                target = index if index is not None else _named_index(value, documents)
-                hits.append(Hit(target, namespace, kind, value, item.get("loc")))
-    return hits
+        for failure in entry.get("failures") or []:
+            metadata = failure.get("metadata") if isinstance(failure, dict) else None
+            if not isinstance(metadata, dict) or "result" not in metadata:
+                raise UsageError(
+                    f"cannot parse conftest's JSON output: unexpected failure {failure!r:.200}"
+                )
+            results.append(metadata["result"])
+    return results
 
 
-def _document_index(filename: Any, documents: int) -> int:
-    stem = Path(str(filename)).stem
-    if not stem.isdigit() or int(stem) >= documents:
-        raise UsageError(f"conftest reported a result for an unknown input {filename!r}")
-    return int(stem)
-
-
-def _named_index(value: dict[str, Any], documents: int) -> int:
-    """A combined result's document (its `document` metadata), else the first one."""
-    named = value.get("document")
-    stem = Path(named).stem if isinstance(named, str) else ""
-    return int(stem) if stem.isdigit() and int(stem) < documents else 0
+def _reason(detail: str) -> str:
+    """OPA's own words from conftest's error line (after the wrapping prefixes)."""
+    marker = "evaluating policy: "
+    return detail.split(marker, 1)[1] if marker in detail else detail

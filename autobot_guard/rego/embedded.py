@@ -110,10 +110,7 @@ class EmbeddedEngine:
                     f"Rego evaluation timed out after {first_index + offset} documents "
                     "(--rego-timeout); the embedded engine stops between documents"
                 )
-            found = self._per_document.run(document, first_index + offset)
-            hits.extend(found)
-            if found and found[-1].kind == ERROR:
-                break  # the run fails on this document: no need to judge the others
+            hits.extend(self._per_document.run(document, first_index + offset))
         return hits
 
     def evaluate_combined(self, documents: Sequence[Any], paths: Sequence[str]) -> list[Hit]:

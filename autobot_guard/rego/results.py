@@ -21,7 +21,7 @@ from typing import Any
 
 from ..engine import exemptions
 from ..errors import UsageError
-from ..findings import Finding, Severity, render_path
+from ..findings import Finding, InputError, Severity, render_path
 from ..resources import FieldPath, Resource
 
 FAILURE = re.compile(r"^(deny|violation)(_[a-zA-Z0-9]+)*$")
@@ -83,19 +83,19 @@ def describe_document(document: Any) -> str:
     return "/".join(str(part) for part in parts if part not in (None, "")) or "a document"
 
 
-def failure(resource: Resource, hit: Hit) -> UsageError:
-    """The UsageError of an ERROR hit, naming the document by file, line and object."""
+def failure(resource: Resource, hit: Hit) -> InputError:
+    """The input error of an ERROR hit: the object (file, line) the evaluation failed on."""
     value = hit.value if isinstance(hit.value, dict) else {"error": str(hit.value)}
-    reason = value.get("error") or "rego-cpp gave no reason"
-    where = f"{resource.document.file}:{resource.line_of(())} ({resource.ref.display()})"
+    reason = value.get("error") or "the Rego engine gave no reason"
+    subject = f"Rego evaluation failed on {resource.ref.display()}"
     if value.get("subject") == "the combined input":
-        where = f"the combined input (conftest --combine; its first document: {where})"
-    return UsageError(f"Rego evaluation failed on {where}: {reason}")
+        subject = "Rego evaluation failed on the combined input (conftest --combine)"
+    return InputError(resource.document.file, resource.line_of(()), f"{subject}: {reason}")
 
 
 def to_finding(resource: Resource, hit: Hit) -> Finding:
     if hit.kind == ERROR:
-        raise failure(resource, hit)
+        raise UsageError(failure(resource, hit).display())
     value = hit.value
     meta: dict[str, Any] = value if isinstance(value, dict) else {}
     message = value if isinstance(value, str) else str(meta.get("msg", ""))

@@ -14,10 +14,11 @@ from ..errors import UsageError
 from ..findings import Finding, Report, Severity
 from ..paths import bundled_policies
 from .policies import PolicySet, load_policy_set
-from .results import Hit, to_finding
+from .results import ERROR, Hit, failure, to_finding
 
 if TYPE_CHECKING:
     from ..resources import Resource
+    from .conftest import Pending
     from .embedded import EmbeddedEngine
 
 MODES = ("auto", "conftest", "embedded", "off")
@@ -68,24 +69,50 @@ class RegoStep:
     def rule_ids(self) -> frozenset[str]:
         return self.policies.rule_ids if self.policies else frozenset()
 
-    def run(self, report: Report, resources: Sequence[Resource], skip: Iterable[str] = ()) -> None:
-        """Append the findings of the Rego policies on `resources` to `report`."""
-        if self.mode == "off" or self.policies is None:
-            return
+    def start(self, resources: Sequence[Resource], skip: Iterable[str] = ()) -> RegoRun:
+        """Begin judging `resources` (conftest: a subprocess, on the other core while the
+        built-in rules run); `RegoRun.finish` files the findings into a report."""
         skipped = set(skip)
         judged = [r for r in resources if r.namespace not in skipped]
+        if self.mode == "off" or self.policies is None:
+            return RegoRun(self, [], None)
         documents = [r.data for r in judged]
         if self.mode == "conftest":
-            from .conftest import run_conftest
+            from .conftest import start
 
             assert self.executable is not None
-            hits = run_conftest(self.executable, self.policies, documents, self.timeout)
+            return RegoRun(
+                self, judged, start(self.executable, self.policies, documents, self.timeout)
+            )
+        return RegoRun(self, judged, None)
+
+    def run(self, report: Report, resources: Sequence[Resource], skip: Iterable[str] = ()) -> None:
+        """Append the findings of the Rego policies on `resources` to `report`."""
+        self.start(resources, skip).finish(report)
+
+
+@dataclass
+class RegoRun:
+    step: RegoStep
+    judged: list[Resource]
+    pending: Pending | None  # conftest under way
+
+    def finish(self, report: Report) -> None:
+        step = self.step
+        if step.mode == "off" or step.policies is None:
+            return
+        if self.pending is not None:
+            hits = self.pending.hits()
         else:
-            hits = _embedded_hits(self.policies, documents, self.timeout, parallel=True)
-        report.add(to_finding(judged[hit.index], hit) for hit in hits)
+            documents = [r.data for r in self.judged]
+            hits = _embedded_hits(step.policies, documents, step.timeout, parallel=True)
+        # An evaluation that failed on one object is an input error for that object, as
+        # for a built-in rule that raises; the other objects' findings still count.
+        report.errors += [failure(self.judged[h.index], h) for h in hits if h.kind == ERROR]
+        report.add(to_finding(self.judged[h.index], h) for h in hits if h.kind != ERROR)
         from .catalogue import rego_rules
 
-        for rule in rego_rules(self.policies):  # for reports that describe rules (SARIF)
+        for rule in rego_rules(step.policies):  # for reports that describe rules (SARIF)
             documentation = (
                 f"{rule.documentation}\n\nRego policy: {rule.file} (package {rule.package})"
             )
@@ -114,7 +141,7 @@ def _embedded_hits(
     policies: PolicySet, documents: Sequence[object], timeout: float, parallel: bool = False
 ) -> list[Hit]:
     from ..parallel import split_map
-    from .conftest import document_path
+    from .batch import document_path
 
     engine = embedded_engine(policies)
     deadline = time.monotonic() + timeout

@@ -47,9 +47,7 @@ def summary(findings: Iterable[Finding]) -> list[tuple[str, str, int, str, str]]
     ]
 
 
-def install_fake_conftest(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str = "emulate"
-) -> Path:
+def install_fake_conftest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str) -> Path:
     """Put the fake `conftest` first on PATH; return the file its invocations are logged to."""
     bin_dir = tmp_path / "fake-bin"
     bin_dir.mkdir(exist_ok=True)
@@ -65,7 +63,6 @@ def install_fake_conftest(
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
     monkeypatch.setenv("FAKE_CONFTEST", mode)
     monkeypatch.setenv("FAKE_CONFTEST_LOG", str(log))
-    monkeypatch.setenv("FAKE_CONFTEST_REPO", str(REPO))
     return log
 
 

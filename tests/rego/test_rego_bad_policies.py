@@ -21,11 +21,13 @@ from pathlib import Path
 import pytest
 
 from autobot_guard.errors import UsageError
+from autobot_guard.findings import Report
 from autobot_guard.loader import load_paths
 from autobot_guard.rego import embedded, evaluate_resources
 from autobot_guard.rego.embedded import EmbeddedEngine
 from autobot_guard.rego.policies import check_rego_v1, load_policy_set, statements
 from tests.rego.helpers import DATA, REPO, SHIPPED, check, install_fake_conftest
+from tests.tools import tool
 
 DEPLOYMENT = """\
 apiVersion: apps/v1
@@ -82,6 +84,12 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *parts: str)
     for part in parts:
         assert part in lines[0], lines[0]
     return lines[0]
+
+
+def evaluation_error(report: Report) -> str:
+    """The one input error of a check whose Rego evaluation failed on one object."""
+    [error] = report.errors
+    return error.display()
 
 
 # -- Rego v0 ---------------------------------------------------------------------------
@@ -307,7 +315,7 @@ def test_v0_policy_fails_check_with_auto_and_conftest(
     env = {**os.environ, "PATH": str(empty)}  # auto: no conftest, so embedded
     result = cli(str(manifest), "--rego", "auto", "--rego-policies", str(directory), env=env)
     assert_one_line_error(result, "x.rego:3: Rego v0 syntax")
-    log = install_fake_conftest(tmp_path, monkeypatch)
+    log = install_fake_conftest(tmp_path, monkeypatch, "crash")
     with pytest.raises(UsageError, match=r"x\.rego:3: Rego v0 syntax"):
         check([manifest], rego="conftest", policies=directory)
     assert not log.exists(), "the policies are rejected before conftest runs"
@@ -401,22 +409,23 @@ def test_conflicting_values_name_document_rule_and_definitions(
     if "lib.helpers" in source:
         files["uses.rego"] = USES_HELPER
     directory = policy_dir(tmp_path, files)
-    with pytest.raises(UsageError) as raised:
-        check([manifest], policies=directory)
-    expected = f"Rego evaluation failed on {manifest}:1 (Deployment/shop/web): " + message.format(
+    expected = f"{manifest}:1: Rego evaluation failed on Deployment/shop/web: " + message.format(
         dir=directory
     )
-    assert str(raised.value) == expected
+    assert evaluation_error(check([manifest], policies=directory)) == expected
 
 
 def test_conflict_is_one_line_from_the_cli(manifest: Path, tmp_path: Path) -> None:
     directory = policy_dir(tmp_path, {"x.rego": CONFLICTS[0][0]})
     result = cli(str(manifest), "--rego", "embedded", "--rego-policies", str(directory))
-    assert_one_line_error(
-        result,
-        f"Rego evaluation failed on {manifest}:1 (Deployment/shop/web): "
-        "conflicting values for data.main.allowed",
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("input error")]
+    assert line.startswith(
+        f"input error: {manifest}:1: Rego evaluation failed on Deployment/shop/web: "
+        "conflicting values for data.main.allowed"
     )
+    assert "min-replicas" in result.stdout  # the built-in rules still judged the object
 
 
 def test_conflict_names_the_document_among_many(tmp_path: Path) -> None:
@@ -428,8 +437,8 @@ def test_conflict_names_the_document_among_many(tmp_path: Path) -> None:
     )
     path.write_text(configmaps + "---\n" + DEPLOYMENT, encoding="utf-8")
     directory = policy_dir(tmp_path, {"x.rego": CONFLICTS[0][0]})
-    with pytest.raises(UsageError, match=r"failed on .*many\.yaml:602 \(Deployment/shop/web\): "):
-        check([path], policies=directory)
+    error = evaluation_error(check([path], policies=directory))
+    assert error.startswith(f"{path}:602: Rego evaluation failed on Deployment/shop/web: ")
 
 
 def test_conflict_in_a_combined_policy(manifest: Path, tmp_path: Path) -> None:
@@ -445,27 +454,31 @@ def test_conflict_in_a_combined_policy(manifest: Path, tmp_path: Path) -> None:
     directory = policy_dir(tmp_path, {"c.rego": source})
     other = manifest.with_name("other.yaml")
     other.write_text(DEPLOYMENT.replace("name: web", "name: api"), encoding="utf-8")
-    with pytest.raises(UsageError) as raised:
-        check([manifest, other], policies=directory)
-    assert str(raised.value).startswith(
-        "Rego evaluation failed on the combined input (conftest --combine; its first document: "
+    error = evaluation_error(check([manifest, other], policies=directory))
+    assert error.startswith(
+        f"{manifest}:1: Rego evaluation failed on the combined input (conftest --combine): "
     )
-    assert "conflicting values for data.main.combine.teams.first" in str(raised.value)
+    assert "conflicting values for data.main.combine.teams.first" in error
 
 
 def test_conflict_through_conftest_is_an_error_too(
     manifest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    tool("conftest")
     directory = policy_dir(tmp_path, {"x.rego": CONFLICTS[0][0]})
-    install_fake_conftest(tmp_path, monkeypatch)  # emulates conftest's eval_conflict_error
-    with pytest.raises(UsageError, match=r"conftest failed \(exit status 1\): .*multiple outputs"):
-        check([manifest], rego="conftest", policies=directory)
+    error = evaluation_error(check([manifest], rego="conftest", policies=directory))
+    assert error == (
+        f"{manifest}:1: Rego evaluation failed on Deployment/shop/web: {directory / 'x.rego'}:7: "
+        "eval_conflict_error: complete rules must not produce multiple outputs"
+    )
 
 
 def test_conflict_in_the_in_process_api(manifest: Path, tmp_path: Path) -> None:
     directory = policy_dir(tmp_path, {"x.rego": CONFLICTS[0][0]})
     resources = load_paths([str(manifest)]).resources
-    with pytest.raises(UsageError, match=r"failed on .*web\.yaml:1 \(Deployment/shop/web\): conf"):
+    with pytest.raises(
+        UsageError, match=r"web\.yaml:1: Rego evaluation failed on Deployment/shop/web: conf"
+    ):
         evaluate_resources(resources, directory)
 
 
@@ -474,10 +487,8 @@ def test_recursion_is_an_evaluation_error_not_malformed_output(
 ) -> None:
     source = "package main\n\nimport rego.v1\n\ndeny contains m if {\n\tsome m in deny\n}\n"
     directory = policy_dir(tmp_path, {"x.rego": source})
-    with pytest.raises(UsageError) as raised:
-        check([manifest], policies=directory)
-    assert str(raised.value) == (
-        f"Rego evaluation failed on {manifest}:1 (Deployment/shop/web): data.main.deny "
+    assert evaluation_error(check([manifest], policies=directory)) == (
+        f"{manifest}:1: Rego evaluation failed on Deployment/shop/web: data.main.deny "
         f"({directory}/x.rego:5): Recursion detected in rule body: data.main.deny"
     )
 

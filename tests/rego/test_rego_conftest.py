@@ -1,19 +1,23 @@
-"""The conftest engine: the subprocess adapter, against conftest's documented JSON output
-(a fake `conftest` on PATH that prints that shape), its failures, and engine selection."""
+"""The conftest engine as a user meets it: the real conftest binary on PATH, one batch
+per run, failures that name the object, and engine selection. A fake conftest is used
+only for faults a real one cannot be made to produce (garbage output, a hang, a crash,
+an unexpected exit status)."""
 
 from __future__ import annotations
 
 import json
-import shutil
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from autobot_guard.errors import UsageError
-from autobot_guard.rego.conftest import parse_output
-from autobot_guard.rego.results import DEFAULT_FIX
+from autobot_guard.findings import Report
+from autobot_guard.loader import load_paths
+from autobot_guard.rego.conftest import results_of
 from autobot_guard.rego.step import RegoStep
 from tests.rego.helpers import (
     CASES,
@@ -25,61 +29,27 @@ from tests.rego.helpers import (
     without_conftest,
 )
 from tests.rego.test_rego_conventions import MANIFEST
+from tests.tools import tool
 
-# The shape of `conftest test --output json` (conftest output/json.go, output/result.go):
-# one entry per file and namespace; `loc` and `metadata` only when present.
-RECORDED = """\
-[
-\t{
-\t\t"filename": "docs/000000.json",
-\t\t"namespace": "main",
-\t\t"successes": 3,
-\t\t"warnings": [
-\t\t\t{
-\t\t\t\t"msg": "ConfigMap has no description annotation"
-\t\t\t}
-\t\t],
-\t\t"failures": [
-\t\t\t{
-\t\t\t\t"msg": "ConfigMap settings is denied"
-\t\t\t},
-\t\t\t{
-\t\t\t\t"msg": "skippable failure",
-\t\t\t\t"metadata": {
-\t\t\t\t\t"rule": "skippable"
-\t\t\t\t}
-\t\t\t}
-\t\t]
-\t},
-\t{
-\t\t"filename": "docs/000001.json",
-\t\t"namespace": "main",
-\t\t"successes": 5,
-\t\t"exceptions": [
-\t\t\t{
-\t\t\t\t"msg": "data.main.exception[_][_] == \\"skippable\\""
-\t\t\t}
-\t\t]
-\t},
-\t{
-\t\t"filename": "docs/000002.json",
-\t\t"namespace": "main",
-\t\t"successes": 4,
-\t\t"failures": [
-\t\t\t{
-\t\t\t\t"msg": "three replicas are not allowed here",
-\t\t\t\t"loc": {
-\t\t\t\t\t"line": 7
-\t\t\t\t},
-\t\t\t\t"metadata": {
-\t\t\t\t\t"field": ["spec", "replicas"],
-\t\t\t\t\t"rule": "no-three-replicas",
-\t\t\t\t\t"severity": "warning"
-\t\t\t\t}
-\t\t\t}
-\t\t]
-\t}
-]
+# Complete rules with two values for a ConfigMap: OPA's eval_conflict_error on it alone.
+CONFLICT = """\
+package main
+
+import rego.v1
+
+kind_name := input.kind if input.kind == "ConfigMap"
+
+kind_name := "something else" if input.kind == "ConfigMap"
+
+deny contains msg if {
+\tkind_name
+\tmsg := "never reached"
+}
+
+deny contains msg if {
+\tinput.kind == "Deployment"
+\tmsg := concat("", ["Deployment ", input.metadata.name, " is judged"])
+}
 """
 
 
@@ -90,133 +60,27 @@ def manifest(tmp_path: Path) -> Path:
     return path
 
 
-def as_json(findings: list) -> list[dict]:
-    return [f.to_json() for f in findings]
+@pytest.fixture
+def conftest_binary() -> str:
+    return tool("conftest")
 
 
-def invocations(log: Path) -> list[list[str]]:
-    return [json.loads(line)["argv"] for line in log.read_text().splitlines()]
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "autobot_guard", "check", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        env=env if env is not None else dict(os.environ),
+    )
 
 
-def test_parse_recorded_output() -> None:
-    hits = parse_output(RECORDED, documents=3, combined=False)
-    assert [(h.index, h.namespace, h.kind, h.value, h.loc) for h in hits] == [
-        (0, "main", "failure", {"msg": "ConfigMap settings is denied"}, None),
-        (0, "main", "failure", {"msg": "skippable failure", "rule": "skippable"}, None),
-        (0, "main", "warning", {"msg": "ConfigMap has no description annotation"}, None),
-        (
-            2,
-            "main",
-            "failure",
-            {
-                "msg": "three replicas are not allowed here",
-                "field": ["spec", "replicas"],
-                "rule": "no-three-replicas",
-                "severity": "warning",
-            },
-            {"line": 7},
-        ),
-    ]
-
-
-def test_recorded_output_becomes_findings(
-    manifest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    recorded = tmp_path / "recorded.json"
-    recorded.write_text(RECORDED, encoding="utf-8")
-    policies = tmp_path / "policies"
-    policies.mkdir()
-    shutil.copy(CONVENTIONS / "main.rego", policies)  # per-document only: one invocation
-    install_fake_conftest(tmp_path, monkeypatch, f"recorded:{recorded}")
-    report = check([manifest], rego="conftest", policies=policies)
-    assert [
-        (f.rule, f.severity.value, f.line, f.resource.display(), f.path, f.fix)
-        for f in rego_findings(report)
-    ] == [
-        (
-            "conftest:main",
-            "error",
-            1,
-            "ConfigMap/autobot-system/settings",
-            "",
-            DEFAULT_FIX.format(namespace="main"),
-        ),
-        (
-            "conftest:main",
-            "warning",
-            1,
-            "ConfigMap/autobot-system/settings",
-            "",
-            DEFAULT_FIX.format(namespace="main"),
-        ),
-        (
-            "skippable",
-            "error",
-            1,
-            "ConfigMap/autobot-system/settings",
-            "",
-            DEFAULT_FIX.format(namespace="main"),
-        ),
-        # conftest's loc (line 7 of the document's file) wins over the field's line
-        (
-            "no-three-replicas",
-            "warning",
-            7,
-            "Deployment/autobot-system/settings",
-            "spec.replicas",
-            DEFAULT_FIX.format(namespace="main"),
-        ),
-    ]
-
-
-def test_conftest_and_embedded_give_the_same_findings(
-    manifest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    embedded = as_json(rego_findings(check([manifest], rego="embedded", policies=CONVENTIONS)))
-    log = install_fake_conftest(tmp_path, monkeypatch)
-    via_conftest = as_json(rego_findings(check([manifest], rego="conftest", policies=CONVENTIONS)))
-    assert via_conftest == embedded
-    assert len(embedded) == 8
-    per_document, combined = invocations(log)
-    policy = str(CONVENTIONS.resolve())
-    assert per_document == [
-        "test",
-        "--output",
-        "json",
-        "--policy",
-        policy,
-        "--namespace",
-        "main",
-        "docs",
-    ]
-    assert combined == [
-        "test",
-        "--output",
-        "json",
-        "--policy",
-        policy,
-        "--namespace",
-        "main.combine.names",
-        "--combine",
-        "docs",
-    ]
-
-
-def test_shipped_policies_through_conftest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_uses_conftest_when_it_is_on_path(conftest_binary: str) -> None:
+    step = RegoStep.prepare("auto")
+    assert (step.mode, step.executable) == ("conftest", conftest_binary)
     cases = sorted(CASES.glob("*.yaml"))
-    embedded = as_json(rego_findings(check(cases, rego="embedded")))
-    log = install_fake_conftest(tmp_path, monkeypatch)
-    assert as_json(rego_findings(check(cases, rego="auto"))) == embedded  # auto: conftest on PATH
-    assert len(embedded) == 9  # 2 of them ownership-labels, enforced by default
-    [only] = invocations(log)  # no combined policy is shipped: one invocation
-    assert "--combine" not in only
-    assert [only[i + 1] for i, a in enumerate(only) if a == "--namespace"] == [
-        "main.hostpath",
-        "main.images",
-        "main.ingress",
-        "main.labels",
-        "main.loadbalancer",
-    ]
+    assert len(rego_findings(check(cases, rego="auto"))) == 9
 
 
 def test_auto_uses_embedded_without_conftest(
@@ -224,53 +88,74 @@ def test_auto_uses_embedded_without_conftest(
 ) -> None:
     without_conftest(monkeypatch, tmp_path)
     assert RegoStep.prepare("auto").mode == "embedded"
-    install_fake_conftest(tmp_path, monkeypatch)
-    assert RegoStep.prepare("auto").mode == "conftest"
     assert RegoStep.prepare("embedded").mode == "embedded"
 
 
-def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "autobot_guard", "check", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-        env=env,
-    )
+def test_conftest_runs_once_per_check(
+    conftest_binary: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, manifest: Path
+) -> None:
+    """One conftest process judges every document (two per rule and file would take
+    seconds on a real repository)."""
+    calls = tmp_path / "calls"
+    wrapper = tmp_path / "bin" / "conftest"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\necho "$@" >> {calls}\nexec {conftest_binary} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{wrapper.parent}{os.pathsep}{os.environ['PATH']}")
+    found = rego_findings(check([manifest], rego="conftest", policies=CONVENTIONS))
+    assert len(found) == 8
+    [call] = calls.read_text().splitlines()
+    assert "--namespace autobot_guard.batch batch.json" in call
 
 
-def env_of(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    import os
-
-    return dict(os.environ)
+def test_an_evaluation_error_is_an_input_error_of_that_object(
+    conftest_binary: str, tmp_path: Path
+) -> None:
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "conflict.rego").write_text(CONFLICT, encoding="utf-8")
+    objects = tmp_path / "objects.yaml"
+    objects.write_text(MANIFEST, encoding="utf-8")
+    result = cli(str(objects), "--rego", "conftest", "--rego-policies", str(policies))
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stdout.splitlines() if "Rego evaluation failed" in line]
+    # Each ConfigMap of the manifest is named with its line; the others are still judged.
+    assert [line.split(": Rego")[0] for line in errors] == [
+        f"input error: {objects}:1",
+        f"input error: {objects}:12",
+    ]
+    assert "ConfigMap/autobot-system/settings" in errors[0]
+    assert "conflict" in errors[0] or "multiple outputs" in errors[0]
+    assert "Deployment settings is judged" in result.stdout
 
 
 def test_conftest_missing(manifest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     without_conftest(monkeypatch, tmp_path)
-    result = cli(str(manifest), "--rego", "conftest", env=env_of(monkeypatch))
+    result = cli(str(manifest), "--rego", "conftest", env=dict(os.environ))
     assert result.returncode == 2
     assert "conftest is not on PATH" in result.stderr
-    assert "https://www.conftest.dev/install/" in result.stderr
+    assert "scripts/install-tools" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize(
     ("mode", "message"),
     [
-        ("garbage", "conftest failed (exit status 1): FAIL - docs/000000.json"),
+        ("garbage", "conftest failed (exit status 1): FAIL - batch.json"),
         (
             "fail",
-            "conftest failed (exit status 1): Error: running test: load: loading policies: get compiler: 1 error occurred: policy/bad.rego:3: rego_parse_error",
+            "conftest failed (exit status 1): Error: running test: load: loading policies: "
+            "get compiler: 1 error occurred: policy/bad.rego:3: rego_parse_error",
         ),
         ("crash", "conftest failed (exit status 2): panic: runtime error"),
     ],
 )
-def test_conftest_errors_exit_2(
+def test_conftest_faults_exit_2(
     mode: str, message: str, manifest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     install_fake_conftest(tmp_path, monkeypatch, mode)
-    result = cli(str(manifest), "--rego", "conftest", "--format", "json", env=env_of(monkeypatch))
+    result = cli(str(manifest), "--rego", "conftest", "--format", "json", env=dict(os.environ))
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
@@ -279,11 +164,12 @@ def test_conftest_errors_exit_2(
 
 def test_conftest_timeout(manifest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     install_fake_conftest(tmp_path, monkeypatch, "sleep")
+    began = time.monotonic()
     with pytest.raises(UsageError, match=r"conftest timed out after 0.5 s \(--rego-timeout\)"):
         RegoStep.prepare("conftest", None, timeout=0.5).run(
-            __import__("autobot_guard.findings").findings.Report(),
-            __import__("autobot_guard.loader").loader.load_paths([str(manifest)]).resources,
+            Report(), load_paths([str(manifest)]).resources
         )
+    assert time.monotonic() - began < 10  # the hung process was killed, not waited for
 
 
 @pytest.mark.parametrize(
@@ -291,35 +177,29 @@ def test_conftest_timeout(manifest: Path, tmp_path: Path, monkeypatch: pytest.Mo
     [
         ("not json", "cannot parse conftest's JSON output"),
         ('{"filename": "x"}', "expected a list of results"),
-        ('[{"filename": "docs/000000.json"}]', "unexpected entry"),
-        (
-            '[{"filename": "docs/000009.json", "namespace": "main", "failures": [{"msg": "x"}]}]',
-            "unknown input",
-        ),
-        (
-            '[{"filename": "docs/000000.json", "namespace": "main", "failures": [{"message": "x"}]}]',
-            "bad failures entry",
-        ),
+        ('["x"]', "unexpected entry"),
+        ('[{"filename": "batch.json", "failures": [{"msg": "x"}]}]', "unexpected failure"),
     ],
 )
 def test_unexpected_output_shapes(text: str, message: str) -> None:
     with pytest.raises(UsageError, match=message):
-        parse_output(text, documents=1, combined=False)
+        results_of(text)
 
 
-def test_combined_results_map_by_document() -> None:
+def test_results_of_reads_the_batch_results() -> None:
     text = json.dumps(
         [
             {
-                "filename": "Combined",
-                "namespace": "main.combine.names",
+                "filename": "batch.json",
+                "namespace": "autobot_guard.batch",
                 "successes": 0,
-                "warnings": [
-                    {"msg": "dup", "metadata": {"document": "docs/000002.json"}},
-                    {"msg": "anywhere"},
+                "failures": [
+                    {
+                        "msg": "autobot-guard batch result",
+                        "metadata": {"query": "q", "result": [0, "main", "deny", ["x"], False]},
+                    }
                 ],
             }
         ]
     )
-    hits = parse_output(text, documents=3, combined=True)
-    assert [(h.index, h.kind) for h in hits] == [(2, "warning"), (0, "warning")]
+    assert results_of(text) == [[0, "main", "deny", ["x"], False]]

@@ -34,6 +34,7 @@ import os
 import re
 import select
 import signal
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -54,11 +55,46 @@ COMPILE_CHECK_TIMEOUT = 120.0  # seconds the forked compile may take (the bundle
 
 
 def _regopy() -> Any:
+    _check_address_space()
     try:
         import regopy
     except ImportError as exc:  # pragma: no cover - regopy is a dependency
         raise UsageError(f"the embedded Rego engine needs regopy: {INSTALL_HINT} ({exc})") from None
     return regopy
+
+
+_STARTS: list[bool] = []  # whether rego-cpp can start in this process (probed once)
+
+
+def _check_address_space() -> None:
+    """rego-cpp's allocator (snmalloc) reserves far more address space than it uses and
+    aborts the process (`Failed to initialise snmalloc.`, no exception) when it cannot:
+    under an address-space limit (`ulimit -v`, as some CI runners and batch systems set)
+    a forked child imports it first, and a child that dies is a UsageError here."""
+    if _STARTS or "regopy" in sys.modules or not hasattr(os, "fork"):
+        return
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        _STARTS.append(True)
+        return
+    pid = os.fork()
+    if pid == 0:  # the child: only the import, then leave without cleanup
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 2)  # snmalloc's message
+            import regopy  # noqa: F401
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    _STARTS.append(os.waitstatus_to_exitcode(status) == 0)
+    if not _STARTS[-1]:
+        raise UsageError(
+            f"the embedded Rego engine (rego-cpp) cannot start under this address-space "
+            f"limit (ulimit -v {soft // 1024} KiB; its allocator reserves over 128 GiB of "
+            "address space): put conftest on PATH (scripts/install-tools) to run the Rego "
+            "policies through it, raise the limit, or use --rego off"
+        )
 
 
 class EmbeddedEngine:

@@ -13,7 +13,7 @@ from .findings import Finding, InputError, Report, Severity, render_path
 from .inventory import Inventory
 from .parallel import split_map
 from .resources import Resource
-from .rules.base import Context, Rule
+from .rules.base import Context, Rule, Violation
 
 EXEMPT_ANNOTATION = "autobot-guard.io/exempt"
 EXEMPT_REASON_ANNOTATION = "autobot-guard.io/exempt-reason"
@@ -97,7 +97,7 @@ def _as_error(failed: Finding) -> InputError:
 
 
 def _judge(resource: Resource, rules: list[Rule], context: Context) -> Iterable[Finding]:
-    exempt_ids, reason = exemptions(resource)
+    exempt = exemptions(resource)
     for rule in rules:
         try:
             violations = list(rule.check(resource, context))
@@ -120,17 +120,31 @@ def _judge(resource: Resource, rules: list[Rule], context: Context) -> Iterable[
             )
             continue
         for violation in violations:
-            severity = rule.severity
-            if violation.severity_cap is not None and violation.severity_cap.rank < severity.rank:
-                severity = violation.severity_cap
-            yield Finding(
-                rule=rule.id,
-                severity=severity,
-                message=violation.message,
-                fix=violation.fix or rule.fix,
-                file=resource.document.file,
-                line=resource.line_of(violation.path),
-                resource=resource.ref,
-                path=render_path(violation.path),
-                exempt_reason=reason if rule.id in exempt_ids and reason else None,
-            )
+            yield finding_of(resource, rule.id, rule.severity, rule.fix, violation, exempt)
+
+
+def finding_of(
+    resource: Resource,
+    rule_id: str,
+    severity: Severity,
+    fix: str,
+    violation: Violation,
+    exempt: tuple[frozenset[str], str | None] | None = None,
+    line: int | None = None,
+) -> Finding:
+    """The one place a rule's violation becomes a Finding, built-in and Rego rules alike:
+    severity (capped by the violation), fix, file and line of the field, exemption."""
+    exempt_ids, reason = exempt if exempt is not None else exemptions(resource)
+    if violation.severity_cap is not None and violation.severity_cap.rank < severity.rank:
+        severity = violation.severity_cap
+    return Finding(
+        rule=rule_id,
+        severity=severity,
+        message=violation.message,
+        fix=violation.fix or fix,
+        file=resource.document.file,
+        line=line or resource.line_of(violation.path),
+        resource=resource.ref,
+        path=render_path(violation.path),
+        exempt_reason=reason if rule_id in exempt_ids and reason else None,
+    )

@@ -107,7 +107,11 @@ def test_ci_workflow_lints_and_tests_on_three_pythons() -> None:
     runs = [s.get("run", "") for job in ci["jobs"].values() for s in job["steps"]]
     assert "ruff check ." in runs and "ruff format --check ." in runs
     assert any("pip install -e '.[test]'" in r for r in runs)
-    assert "pytest -q" in runs
+    # The README's test command: the pinned Go tools, then pytest (CI=true on GitHub).
+    assert "scripts/test" in runs
+    assert any(
+        s.get("uses", "").startswith("actions/setup-go@") for s in ci["jobs"]["test"]["steps"]
+    )
     assert ci["jobs"]["test"]["strategy"]["matrix"]["python-version"] == ["3.11", "3.12", "3.13"]
 
 
@@ -434,3 +438,15 @@ def test_install_conftest_rejects_a_malformed_version(tmp_path: Path) -> None:
     run = _run_install(tmp_path, env, "0.71.1; rm -rf /")
     assert run.returncode == 2
     assert "::error::conftest version must be X.Y.Z" in run.stdout
+
+
+def test_one_conftest_version_for_the_tests_and_the_workflows() -> None:
+    """scripts/install-tools (the tests) and the install-conftest action (the gate and
+    Rego workflows) pin the same conftest release."""
+    pinned = re.search(
+        r"github\.com/open-policy-agent/conftest@v(\S+)\"",
+        (ROOT / "scripts" / "install-tools").read_text(encoding="utf-8"),
+    )
+    action = load_yaml(ROOT / ".github" / "actions" / "install-conftest" / "action.yml")
+    assert pinned is not None
+    assert action["inputs"]["version"]["default"] == pinned.group(1)

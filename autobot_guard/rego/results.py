@@ -19,10 +19,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..engine import exemptions
+from ..engine import finding_of
 from ..errors import UsageError
-from ..findings import Finding, InputError, Severity, render_path
+from ..findings import Finding, InputError, Severity
 from ..resources import FieldPath, Resource
+from ..rules.base import Violation
 
 FAILURE = re.compile(r"^(deny|violation)(_[a-zA-Z0-9]+)*$")
 WARNING = re.compile(r"^warn(_[a-zA-Z0-9]+)*$")
@@ -94,6 +95,8 @@ def failure(resource: Resource, hit: Hit) -> InputError:
 
 
 def to_finding(resource: Resource, hit: Hit) -> Finding:
+    """A Rego rule's value as a violation of rule `rule` (default conftest:<namespace>),
+    filed by the engine's one `finding_of` like a built-in rule's."""
     if hit.kind == ERROR:
         raise UsageError(failure(resource, hit).display())
     value = hit.value
@@ -106,20 +109,13 @@ def to_finding(resource: Resource, hit: Hit) -> Finding:
     default = Severity.ERROR if hit.kind == "failure" else Severity.WARNING
     severity = meta.get("severity")
     level = SEVERITIES.get(severity.lower(), default) if isinstance(severity, str) else default
-    path = field_path(meta.get("field"))
     fix = meta.get("fix")
-    exempt_ids, reason = exemptions(resource)
-    return Finding(
-        rule=rule_id,
-        severity=level,
-        message=message,
-        fix=fix if isinstance(fix, str) and fix else DEFAULT_FIX.format(namespace=hit.namespace),
-        file=resource.document.file,
-        line=_loc_line(hit.loc if hit.loc is not None else meta.get("_loc"), resource)
-        or resource.line_of(path),
-        resource=resource.ref,
-        path=render_path(path),
-        exempt_reason=reason if rule_id in exempt_ids and reason else None,
+    violation = Violation(
+        field_path(meta.get("field")), message, fix if isinstance(fix, str) and fix else None
+    )
+    line = _loc_line(hit.loc if hit.loc is not None else meta.get("_loc"), resource)
+    return finding_of(
+        resource, rule_id, level, DEFAULT_FIX.format(namespace=hit.namespace), violation, line=line
     )
 
 

@@ -74,25 +74,27 @@ def _answer(name: str, namespaces: dict[str, tuple[str, ...]]) -> str:
     return f"{name} := [entry | some entry in [\n{body}]; entry[2] != []]\n"
 
 
-def batch_module(policies: PolicySet) -> str:
-    """The Rego module (package autobot_guard.batch) that judges a batch of documents."""
-    per_document, combined = policies.per_document(), policies.combined()
+def batch_module(policies: PolicySet, per_document: bool = True, combined: bool = True) -> str:
+    """The Rego module (package autobot_guard.batch) that judges a batch of documents:
+    with its per-document namespaces, its combined ones, or both."""
+    per_document_namespaces = policies.per_document() if per_document else {}
+    combined_namespaces = policies.combined() if combined else {}
     parts = [
         f"package {PACKAGE}\n\nimport rego.v1\n",
         f'deny contains {{"msg": {json.dumps(MARKER)}, "result": result}} if '
         f"some result in {RESULTS}\n",
     ]
-    if per_document:
+    if per_document_namespaces:
         parts += [
-            _answer("document_results", per_document),
+            _answer("document_results", per_document_namespaces),
             f"{RESULTS} contains array.concat([index], entry) if {{\n"
             "\tsome index, document in input.documents\n"
             "\tfound := document_results with input as document\n"
             "\tsome entry in found\n}\n",
         ]
-    if combined:
+    if combined_namespaces:
         parts += [
-            _answer("combined_results", combined),
+            _answer("combined_results", combined_namespaces),
             'combined_input := [{"path": sprintf("'
             + DOCS
             + '/%06d.json", [i]), "contents": d} | some i, d in input.documents]\n',

@@ -40,6 +40,7 @@ INSTALL_HINT = (
     "https://www.conftest.dev/install/), or use --rego embedded"
 )
 INPUT = "batch.json"
+SPLIT_AT = 1000  # documents from which the batch is judged by two conftest processes
 # conftest's messages when OPA fails on the input: the batch is split to find the document.
 _EVALUATION_ERRORS = ("evaluating policy", "eval_", "built-in error", "query rule")
 
@@ -53,6 +54,8 @@ class _Run:
     indexes: list[int]  # the resources this run judges
     directory: Path
     process: subprocess.Popen[str]
+    per_document: bool  # which namespaces of the batch module it judges
+    combined: bool
 
 
 @dataclass
@@ -65,10 +68,22 @@ class Pending:
     deadline: float
     timeout: float
     work: tempfile.TemporaryDirectory[str]
-    batch_dir: Path
     runs: list[_Run] = field(default_factory=list)
 
-    def launch(self, indexes: list[int]) -> None:
+    def module(self, per_document: bool, combined: bool) -> Path:
+        """A policy directory holding the batch module for these namespaces."""
+        directory = Path(self.work.name, f"batch-{int(per_document)}{int(combined)}")
+        if not directory.exists():
+            directory.mkdir()
+            text = batch_module(self.policies, per_document, combined)
+            (directory / "batch.rego").write_text(text, encoding="utf-8")
+        return directory
+
+    def launch(self, indexes: list[int], per_document: bool = True, combined: bool = True) -> None:
+        per_document = per_document and bool(self.policies.per_document())
+        combined = combined and bool(self.policies.combined())
+        if not (per_document or combined):
+            return  # nothing of the policies judges these documents
         directory = Path(tempfile.mkdtemp(dir=self.work.name))
         batch = {"documents": [self.documents[i] for i in indexes]}
         text = json.dumps(batch, default=str, ensure_ascii=False)
@@ -82,7 +97,7 @@ class Pending:
             "--policy",
             str(self.policies.directory.resolve()),
             "--policy",
-            str(self.batch_dir),
+            str(self.module(per_document, combined)),
             "--namespace",
             PACKAGE,
             INPUT,
@@ -100,7 +115,7 @@ class Pending:
         except OSError as exc:
             self.work.cleanup()
             raise UsageError(f"cannot run conftest ({self.executable}): {exc.strerror}") from None
-        self.runs.append(_Run(indexes, directory, process))
+        self.runs.append(_Run(indexes, directory, process, per_document, combined))
 
     def hits(self) -> list[Hit]:
         try:
@@ -132,9 +147,15 @@ class Pending:
         if status == 1 and any(marker in detail for marker in _EVALUATION_ERRORS):
             if len(run.indexes) == 1:
                 return [error_hit(run.indexes[0], _reason(detail))]
+            if run.combined:  # the combined input fails as a whole: no split tells more
+                if not run.per_document:
+                    return [error_hit(run.indexes[0], _reason(detail), combined=True)]
+                self.launch(run.indexes, per_document=False)
+                self.launch(run.indexes, combined=False)
+                return []
             half = len(run.indexes) // 2
-            self.launch(run.indexes[:half])
-            self.launch(run.indexes[half:])
+            self.launch(run.indexes[:half], combined=False)
+            self.launch(run.indexes[half:], combined=False)
             return []
         raise UsageError(f"conftest failed (exit status {status}): {detail}")
 
@@ -144,14 +165,17 @@ def start(
 ) -> Pending:
     """Launch conftest on `documents`; the answer comes from `Pending.hits()`."""
     work = tempfile.TemporaryDirectory(prefix="autobot-guard-rego-")
-    batch_dir = Path(work.name, "batch")
-    batch_dir.mkdir()
-    (batch_dir / "batch.rego").write_text(batch_module(policies), encoding="utf-8")
-    pending = Pending(
-        executable, policies, documents, time.monotonic() + timeout, timeout, work, batch_dir
-    )
-    if documents:
-        pending.launch(list(range(len(documents))))
+    pending = Pending(executable, policies, documents, time.monotonic() + timeout, timeout, work)
+    indexes = list(range(len(documents)))
+    if len(indexes) < SPLIT_AT:
+        if indexes:
+            pending.launch(indexes)
+        return pending
+    # Two processes on two cores: OPA evaluates a query on one.
+    half = len(indexes) // 2
+    pending.launch(indexes[:half], combined=False)
+    pending.launch(indexes[half:], combined=False)
+    pending.launch(indexes, per_document=False)
     return pending
 
 

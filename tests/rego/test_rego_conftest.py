@@ -203,3 +203,37 @@ def test_results_of_reads_the_batch_results() -> None:
         ]
     )
     assert results_of(text) == [[0, "main", "deny", ["x"], False]]
+
+
+def test_large_inputs_are_split_over_two_processes_with_the_same_findings(
+    conftest_binary: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From SPLIT_AT documents on, two conftest processes share the per-document
+    namespaces and a third judges the combined ones; the findings are those of one
+    process, and a failing document among them is still found alone."""
+    from autobot_guard.rego import conftest
+
+    split_at = 40
+    many = tmp_path / "many.yaml"
+    many.write_text("---\n".join([MANIFEST] * (split_at // 4 + 1)), encoding="utf-8")
+    assert len(load_paths([str(many)]).resources) >= split_at
+    one_process = rego_findings(check([many], rego="conftest", policies=CONVENTIONS))
+    monkeypatch.setattr(conftest, "SPLIT_AT", split_at)
+    split = rego_findings(check([many], rego="conftest", policies=CONVENTIONS))
+    assert [f.to_json() for f in split] == [f.to_json() for f in one_process]
+    assert any(f.rule == "unique-name" for f in split)  # the combined namespace ran
+
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "conflict.rego").write_text(CONFLICT, encoding="utf-8")
+    deployments = tmp_path / "deployments.yaml"
+    one = MANIFEST.split("---\n")[2]  # the Deployment
+    assert "kind: Deployment" in one
+    texts = [one.replace("name: settings", f"name: d{i}") for i in range(split_at)]
+    texts.insert(split_at - 7, MANIFEST.split("---\n")[0])  # one ConfigMap among them
+    deployments.write_text("---\n".join(texts), encoding="utf-8")
+    report = check([deployments], rego="conftest", policies=policies)
+    assert [e.message.split(":")[0] for e in report.errors] == [
+        "Rego evaluation failed on ConfigMap/autobot-system/settings"
+    ]
+    assert len([f for f in rego_findings(report) if f.rule == "conftest:main"]) == split_at

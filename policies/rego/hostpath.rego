@@ -10,19 +10,15 @@ import data.lib.kubernetes as k8s
 
 log_collector_paths := {"/var/log/containers", "/var/log/pods", "/var/lib/autobot-fluentd"}
 
-# Always defined: rego-cpp evaluates an undefined rule again at each use (each volume).
-default log_collector := false
-
+# AutoBot's log collector: its DaemonSet, in its namespace, with its pod label.
 log_collector if {
 	input.kind == "DaemonSet"
 	k8s.namespace == "autobot-logging"
 	k8s.pod_labels.component == "log-collector"
 }
 
-# Over pod_host_path_volumes, building the field path only for a finding: see
-# lib/kubernetes.rego for what the embedded engine pays for.
 deny contains result if {
-	some [index, name, host_path] in k8s.pod_host_path_volumes
+	some [path, name, host_path] in k8s.host_path_volumes
 	not log_collector
 	result := {
 		"msg": concat("", [
@@ -30,12 +26,12 @@ deny contains result if {
 			": only the log collector may mount node paths",
 		]),
 		"rule": "no-hostpath",
-		"field": array.concat(k8s.pod_spec_path, ["volumes", index, "hostPath"]),
+		"field": array.concat(path, ["hostPath"]),
 	}
 }
 
 deny contains result if {
-	some [index, name, host_path] in k8s.pod_host_path_volumes
+	some [path, name, host_path] in k8s.host_path_volumes
 	log_collector
 	not allowed_for_log_collector(host_path)
 	result := {
@@ -44,10 +40,11 @@ deny contains result if {
 			": the log collector may mount only ", concat(", ", sort(log_collector_paths)),
 		]),
 		"rule": "no-hostpath",
-		"field": array.concat(k8s.pod_spec_path, ["volumes", index, "hostPath", "path"]),
+		"field": array.concat(path, ["hostPath", "path"]),
 	}
 }
 
+# One of the log collector's paths, or a path under one of them.
 allowed_for_log_collector(path) if path in log_collector_paths
 
 allowed_for_log_collector(path) if {

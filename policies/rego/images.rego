@@ -7,11 +7,10 @@ import rego.v1
 
 import data.lib.kubernetes as k8s
 
-# Arrays rather than sets: rego-cpp builds a set literal again at every query.
-approved_prefixes := ["ghcr.io/mrveiss/"]
+approved_prefixes := {"ghcr.io/mrveiss/"}
 
 # The upstream images of manifests/, in canonical form (Docker Hub names with docker.io/).
-approved_repositories := [
+approved_repositories := {
 	"docker.io/chromadb/chroma",
 	"docker.io/fluent/fluentd-kubernetes-daemonset",
 	"docker.io/library/postgres",
@@ -19,14 +18,11 @@ approved_repositories := [
 	"docker.io/redis/redis-stack-server",
 	"docker.elastic.co/elasticsearch/elasticsearch",
 	"docker.elastic.co/kibana/kibana",
-]
+}
 
-# Over pod_container_images, building the field path only for a finding: see
-# lib/kubernetes.rego for what the embedded engine pays for.
 deny contains result if {
-	some [key, index, name, image] in k8s.pod_container_images
+	some [path, name, image] in k8s.container_images
 	is_string(image)
-	not startswith(image, "ghcr.io/mrveiss/") # the common case, without parsing
 	repository := k8s.image_repository(image)
 	not approved(repository)
 	result := {
@@ -35,13 +31,13 @@ deny contains result if {
 			", which is not an approved source (ghcr.io/mrveiss or an approved upstream repository)",
 		]),
 		"rule": "approved-registry",
-		"field": array.concat(k8s.pod_spec_path, [key, index, "image"]),
+		"field": array.concat(path, ["image"]),
 	}
 }
+
+approved(repository) if repository in approved_repositories
 
 approved(repository) if {
 	some prefix in approved_prefixes
 	startswith(repository, prefix)
 }
-
-approved(repository) if repository in approved_repositories

@@ -27,25 +27,19 @@ deny contains result if {
 }
 
 # [index, host] of every rule host that no TLS entry covers, in an Ingress with a tls section.
-# The kind is bound to a local first: in a body that iterates, rego-cpp runs calls that
-# depend on no local (count, object.get) before checks like `input.kind == "Ingress"`.
-# Iterates locals, not references into input: see lib/kubernetes.rego.
 uncovered_hosts contains [index, host] if {
-	kind := input.kind
-	kind == "Ingress"
+	input.kind == "Ingress"
 	count(object.get(input, ["spec", "tls"], [])) > 0
-	rules := input.spec.rules
-	some index, rule in rules
+	some index, rule in input.spec.rules
 	host := rule.host
 	is_string(host)
 	not covered(host)
 }
 
+# Every host the TLS entries list (wildcards such as *.example.com included).
 tls_hosts contains host if {
-	tls := input.spec.tls
-	some entry in tls
-	hosts := object.get(entry, "hosts", [])
-	some host in hosts
+	some entry in input.spec.tls
+	some host in object.get(entry, "hosts", [])
 }
 
 covered(host) if host in tls_hosts
@@ -59,7 +53,7 @@ covered(host) if {
 	not contains(label, ".")
 }
 
-# ".example.com" for a TLS host "*.example.com" (once per object, not once per rule host)
+# ".example.com" for a TLS host "*.example.com".
 wildcard_suffixes contains trim_prefix(pattern, "*") if {
 	some pattern in tls_hosts
 	startswith(pattern, "*.")

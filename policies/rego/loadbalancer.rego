@@ -29,12 +29,10 @@ deny contains result if {
 	}
 }
 
-# Scans the object's annotations (bound to a local: see lib/kubernetes.rego), looking each
-# up in the table before anything else.
+# One of the object's annotations is an internal-load-balancer annotation with its value.
 internal if {
-	annotations := input.metadata.annotations
-	some annotation, value in annotations
-	expected := internal_annotations[annotation]
+	some annotation, expected in internal_annotations
+	value := input.metadata.annotations[annotation]
 	is_string(value)
 	lower(value) == expected
 }

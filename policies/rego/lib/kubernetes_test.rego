@@ -42,3 +42,13 @@ test_pod_init_containers if {
 test_service_is_not_a_workload if {
 	not is_workload with input.kind as "Service"
 }
+
+test_host_path_volumes_have_paths if {
+	volumes := host_path_volumes with input.kind as "DaemonSet"
+		with input.spec as {"template": {"spec": {"volumes": [{"name": "tmp", "emptyDir": {}}, {"name": "logs", "hostPath": {"path": "/var/log"}}]}}}
+	volumes == {[["spec", "template", "spec", "volumes", 1], "logs", "/var/log"]}
+}
+
+test_deployment_is_a_workload if {
+	is_workload with input.kind as "Deployment"
+}

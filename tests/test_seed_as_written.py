@@ -16,11 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from autobot_guard.config import load_policy_pack
-from autobot_guard.engine import evaluate
 from autobot_guard.findings import Finding, Report, Severity
-from autobot_guard.loader import load_paths
-from autobot_guard.paths import bundled_policy_pack
+from tests.util import check_paths
 
 SEED_DIR = Path(__file__).parent / "fixtures" / "seed-as-written"
 # The seed document itself lives outside the repository (shared planning material).
@@ -147,10 +144,7 @@ EXPECTED_SEVERITIES = {Severity.ERROR: 42, Severity.WARNING: 20, Severity.INFO: 
 
 @pytest.fixture(scope="module")
 def report() -> Report:
-    loaded = load_paths([str(SEED_DIR)])
-    result = evaluate(loaded.resources, load_policy_pack(str(bundled_policy_pack())))
-    result.errors = loaded.errors
-    return result
+    return check_paths([SEED_DIR])
 
 
 def keys(findings: list[Finding]) -> Counter[tuple[str, str, str]]:

@@ -118,7 +118,9 @@ def test_a_kustomization_is_info_and_says_how_to_check_what_it_renders() -> None
 
 @pytest.mark.parametrize("key", ["1", "true", "null"])
 def test_a_non_string_key_is_judged_not_a_crash(key: str) -> None:
-    # YAML reads these keys as int/bool/None; JSON Schema validation needs strings.
+    # YAML reads these keys as int/bool/None, which JSON Schema validation refuses; the
+    # loader turns them into the strings JSON would carry (and the schema rule falls back
+    # to the same if handed raw data): either way the document is judged, no rule fails.
     text = (
         f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: x, namespace: d}}\ndata:\n  {key}: v\n"
     )

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from typing import Any
 
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autobot_guard.config import PolicyPack
-from autobot_guard.engine import evaluate
-from autobot_guard.loader import load_paths
-
-PACK = PolicyPack.default()
+from tests.util import is_rule_failure, run
 
 SEED = {
     "apiVersion": "apps/v1",
@@ -152,16 +146,13 @@ def mutate(document: Any, path: tuple[Any, ...], value: Any, delete: bool) -> An
 
 
 def check_text(text: str) -> None:
-    with tempfile.TemporaryDirectory() as directory:
-        path = os.path.join(directory, "fuzz.yaml")
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        loaded = load_paths([path])
-        report = evaluate(loaded.resources, PACK)
-        for finding in report.findings:
-            assert finding.line >= 1 and finding.rule and finding.message
-        for error in loaded.errors:
-            assert error.message
+    """Check `text` through the CLI's pipeline: random input may be unreadable (an input
+    error that says so), but no rule may fail on what was read (`run` fails the test)."""
+    report = run(text, name="fuzz.yaml", expect_errors=True)
+    for finding in report.findings:
+        assert finding.line >= 1 and finding.rule and finding.message
+    for error in report.errors:
+        assert error.message and not is_rule_failure(error)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

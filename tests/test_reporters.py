@@ -268,7 +268,7 @@ def test_sarif_fingerprints_are_sha256_and_unique(report: Report) -> None:
 
 
 def test_sarif_input_errors_are_notifications(sarif_schema: dict[str, Any]) -> None:
-    report = run("a: [unclosed\n", name="broken.yaml")
+    report = run("a: [unclosed\n", name="broken.yaml", expect_errors=True)
     assert report.errors
     document = sarif(report)
     validate_sarif(document, sarif_schema)
@@ -364,7 +364,7 @@ def test_junit_warning_findings_fail_with_type_warning() -> None:
 
 
 def test_junit_input_errors_are_error_cases() -> None:
-    report = run("a: [unclosed\n", name="broken.yaml")
+    report = run("a: [unclosed\n", name="broken.yaml", expect_errors=True)
     root = junit(report)
     assert_counts_consistent(root)
     assert root.get("errors") == "1"

@@ -1,7 +1,7 @@
 """The migration plan's own YAML, exactly as written, through the real engine.
 
-tests/fixtures/seed-as-written/ holds every Kubernetes object of the plan
-(seeds/000_a3978bb6e48a36ba.txt) byte for byte. The plan sets no namespace, so every
+tests/fixtures/seed-as-written/ holds the plan (000_a3978bb6e48a36ba.txt) and every
+Kubernetes object of it, one file each, byte for byte. The plan sets no namespace, so every
 object lands in `default`, where kubectl would put it. These tests pin what the checker
 says about the plan, finding by finding, and that each known defect of the plan (the
 list at the end of autobot-stack.md) is caught by some rule.
@@ -16,15 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from autobot_guard.config import load_policy_pack
-from autobot_guard.engine import evaluate
 from autobot_guard.findings import Finding, Report, Severity
-from autobot_guard.loader import load_paths
-from autobot_guard.paths import bundled_policy_pack
+from tests.util import check_paths
 
 SEED_DIR = Path(__file__).parent / "fixtures" / "seed-as-written"
-# The seed document itself lives outside the repository (shared planning material).
-SEED_DOCUMENT = Path("/work/shared/seeds/000_a3978bb6e48a36ba.txt")
+# The plan itself, copied byte for byte next to the snippets taken from it.
+SEED_DOCUMENT = SEED_DIR / "000_a3978bb6e48a36ba.txt"
+SEED_DOCUMENT_SHA256 = "3f0fadfba9eac8d88b3b33df62c7b7b7c1fda12876cfa398dbb9ae1742063ee0"
 
 # sha256 of each fixture: the files are evidence and must not be "improved".
 FIXTURE_SHA256 = {
@@ -147,10 +145,7 @@ EXPECTED_SEVERITIES = {Severity.ERROR: 42, Severity.WARNING: 20, Severity.INFO: 
 
 @pytest.fixture(scope="module")
 def report() -> Report:
-    loaded = load_paths([str(SEED_DIR)])
-    result = evaluate(loaded.resources, load_policy_pack(str(bundled_policy_pack())))
-    result.errors = loaded.errors
-    return result
+    return check_paths([SEED_DIR])
 
 
 def keys(findings: list[Finding]) -> Counter[tuple[str, str, str]]:
@@ -168,9 +163,10 @@ def test_fixtures_are_the_plan_byte_for_byte() -> None:
         assert hashlib.sha256((SEED_DIR / name).read_bytes()).hexdigest() == digest, name
 
 
-@pytest.mark.skipif(not SEED_DOCUMENT.exists(), reason="seed document not available here")
 def test_fixtures_match_the_seed_document() -> None:
-    text = SEED_DOCUMENT.read_text(encoding="utf-8")
+    raw = SEED_DOCUMENT.read_bytes()
+    assert hashlib.sha256(raw).hexdigest() == SEED_DOCUMENT_SHA256  # the plan, unedited
+    text = raw.decode("utf-8")
     blocks = re.findall(r"^```yaml\n(.*?)^```$", text, re.S | re.M)
     objects = [block for block in blocks if re.search(r"^kind: ", block, re.M)]
     fixtures = [(SEED_DIR / name).read_text(encoding="utf-8") for name in sorted(FIXTURE_SHA256)]

@@ -18,11 +18,16 @@ module (`batch.py`) with `PUT /v1/policies/<id>` (the sidecar needs no files), a
   one line naming the policy file and line.
 
 Stdlib `http.client` with keep-alive: one connection per thread (thread-local), with
-TCP_NODELAY and short timeouts; a connection OPA closed is reopened once.
+TCP_NODELAY and short timeouts; a connection OPA closed is reopened once. The webhook's
+event loop asks with `evaluate_async` instead, over a pool of asyncio connections: a
+review waiting on OPA then does not hold up the others (measured: the blocking call
+capped one webhook at about 700 reviews/s, threads at 500, GIL-bound).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import http.client
 import socket
 import threading
@@ -45,6 +50,8 @@ _DATA = "/v1/data/" + PACKAGE.replace(".", "/") + "/"
 RESULTS_PATH = _DATA + RESULTS
 DOCUMENT_PATH = _DATA + "document_results"
 COMBINED_PATH = _DATA + "combined_results"
+MAX_IN_FLIGHT = 1  # queries evaluate_async has out at once (the others wait, together)
+MAX_BATCH = 64  # reviews in one query at most
 _JSON = {"Content-Type": "application/json"}
 _TEXT = {"Content-Type": "text/plain"}
 _RETRYABLE = (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected)
@@ -80,6 +87,12 @@ class OpaServer:
         self.batch = batch_module(policies)
         self._names = {ID_PREFIX + module.name: module.name for module in policies.modules}
         self._local = threading.local()
+        self._loop: asyncio.AbstractEventLoop | None = None  # request_async's pool is its
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self._queue: list[tuple[list[Any], asyncio.Future[list[Hit]]]] = []
+        self._in_flight = 0  # queries evaluate_async has out
+        self._senders: set[asyncio.Task[None]] = set()
+        self._combined = bool(policies.combined())
         self._push_lock = threading.Lock()
         self.generation = 0  # successful pushes so far
         self.pushed = False  # the modules are in OPA, as far as this client knows
@@ -270,6 +283,122 @@ class OpaServer:
             f"OPA at {self.url}: {RESULTS_PATH} is undefined even after pushing the policies"
         )
 
+    async def evaluate_async(self, documents: Sequence[Any]) -> list[Hit]:
+        """`evaluate` for an event loop: the loop serves other requests while OPA
+        evaluates. At most MAX_IN_FLIGHT queries are out at once; the documents that
+        arrive meanwhile go together in the next one (OPA's cost is mostly per query:
+        parsing the request, instrumenting it, its garbage), which is how one webhook
+        keeps up with a thousand reviews a second on two cores. Not with combined
+        policies (main.combine), which must see only the documents of one call."""
+        if not documents:
+            return []
+        if self._combined:
+            return await self._evaluate_async(list(documents))
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # a new loop (tests run several): its own pool, queue
+            self._loop, self._idle, self._queue, self._in_flight = loop, [], [], 0
+        answer: asyncio.Future[list[Hit]] = loop.create_future()
+        self._queue.append((list(documents), answer))
+        if self._in_flight < MAX_IN_FLIGHT:
+            self._in_flight += 1
+            task = loop.create_task(self._send_queued())
+            self._senders.add(task)
+            task.add_done_callback(self._senders.discard)
+        return await answer
+
+    async def _send_queued(self) -> None:
+        """Ask OPA for everything queued, batch after batch, until the queue is empty;
+        each caller gets the hits of its own documents (an error hit included)."""
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                documents = [document for given, _ in batch for document in given]
+                try:
+                    hits = await self._evaluate_async(documents)
+                except Exception as exc:
+                    for _, answer in batch:
+                        if not answer.done():
+                            answer.set_exception(exc)
+                    continue
+                offset = 0
+                for given, answer in batch:
+                    end = offset + len(given)
+                    if not answer.done():  # its review may have been cancelled
+                        answer.set_result(
+                            [
+                                Hit(hit.index - offset, hit.namespace, hit.kind, hit.value, hit.loc)
+                                for hit in hits
+                                if offset <= hit.index < end
+                            ]
+                        )
+                    offset = end
+        finally:
+            self._in_flight -= 1
+
+    async def _evaluate_async(self, documents: list[Any]) -> list[Hit]:
+        """One query over a pooled asyncio connection. The rare steps (pushing, asking
+        each document alone after an evaluation error) run in a thread."""
+        body = b'{"input":{"documents":' + to_json(list(documents)) + b"}}"
+        for attempt in (0, 1):
+            seen = self.generation
+            if not self.pushed:
+                if self.compile_error is not None:
+                    raise UsageError(self.compile_error)
+                await asyncio.to_thread(self.push, seen)
+            status, data = await self.request_async(RESULTS_PATH, body)
+            if status == 500:
+                return await asyncio.to_thread(self._one_by_one, documents)
+            answer = self._answer(status, data, RESULTS_PATH)
+            if "result" in answer:
+                return hits_of(answer["result"], len(documents))
+            self.pushed = False  # undefined: OPA lost our modules
+            if attempt == 0:
+                await asyncio.to_thread(self.push, seen)
+        raise OpaError(
+            f"OPA at {self.url}: {RESULTS_PATH} is undefined even after pushing the policies"
+        )
+
+    async def request_async(self, path: str, body: bytes) -> tuple[int, bytes]:
+        """(status, body) of a POST over a kept-alive asyncio connection (a pool of
+        them, for the running loop); OpaUnavailable when OPA cannot be reached."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # a new loop (tests run several): its own pool
+            self._loop, self._idle, self._queue, self._in_flight = loop, [], [], 0
+        head = (
+            f"POST {self.base}{path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode("ascii")
+        for attempt in (0, 1):
+            reused = bool(self._idle)
+            try:
+                if reused:
+                    reader, writer = self._idle.pop()
+                else:
+                    reader, writer = await asyncio.wait_for(
+                        asyncio.open_connection(self.host, self.port), self.timeout
+                    )
+                    _nodelay(writer)
+            except (OSError, TimeoutError) as exc:
+                raise self._unavailable(exc) from None
+            try:
+                writer.write(head + body)
+                status, data, keep = await asyncio.wait_for(_response(reader), self.timeout)
+            except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
+                writer.close()
+                closed = isinstance(exc, ConnectionError | asyncio.IncompleteReadError)
+                if reused and attempt == 0 and closed:
+                    continue  # OPA closed the idle connection (or restarted): once more
+                raise self._unavailable(exc) from None
+            except BaseException:  # cancelled: the connection is in an unknown state
+                writer.close()
+                raise
+            if keep:
+                self._idle.append((reader, writer))
+            else:
+                writer.close()
+            return status, data
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def check(self) -> None:
         """Push when OPA does not have the modules (not pushed yet, or OPA restarted):
         for the webhook's readiness and its background keeper."""
@@ -333,6 +462,50 @@ class OpaServer:
     def close(self) -> None:
         """Close this thread's connection."""
         self._drop()
+
+
+def _nodelay(writer: asyncio.StreamWriter) -> None:
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+async def _response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+    """One HTTP/1.1 response: (status, body, whether the connection stays open). Go's
+    net/http answers with a Content-Length, or chunked when the body is larger."""
+    status_line = await reader.readuntil(b"\r\n")
+    parts = status_line.split(None, 2)
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
+        raise ValueError(f"not an HTTP response: {status_line[:80]!r}")
+    length: int | None = None
+    chunked, keep = False, parts[0] == b"HTTP/1.1"
+    while True:
+        line = await reader.readuntil(b"\r\n")
+        if line == b"\r\n":
+            break
+        name, _, value = line.partition(b":")
+        name, value = name.strip().lower(), value.strip().lower()
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"transfer-encoding":
+            chunked = b"chunked" in value
+        elif name == b"connection":
+            keep = value != b"close"
+    if chunked:
+        chunks = []
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            if size == 0:
+                while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers
+                    pass
+                break
+            chunks.append(await reader.readexactly(size))
+            await reader.readexactly(2)
+        return int(parts[1]), b"".join(chunks), keep
+    if length is None:  # until the connection closes
+        return int(parts[1]), await reader.read(), False
+    return int(parts[1]), await reader.readexactly(length), keep
 
 
 def _json(data: bytes, url: str, strict: bool = True) -> dict[str, Any]:

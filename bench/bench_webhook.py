@@ -291,7 +291,8 @@ def start_opa(executable: str, port: int) -> subprocess.Popen[bytes]:
     import http.client
 
     process = subprocess.Popen(
-        [executable, "run", "--server", "--addr", f"127.0.0.1:{port}", "--log-level", "error"],
+        [executable, "run", "--server", f"--addr=127.0.0.1:{port}", "--skip-version-check",
+         "--log-level-request=debug"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         env={**os.environ, **OPA_ENV},
     )  # fmt: skip

@@ -155,6 +155,8 @@ class OpaServer:
             reason = "connection refused"
         else:
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        if not isinstance(exc, TimeoutError):  # gone (and a new OPA has no modules): push
+            self.pushed = False  # again, and unready until then; slow is not gone
         error = OpaUnavailable(f"OPA at {self.url} is not reachable: {reason}")
         self.last_error = str(error)
         return error

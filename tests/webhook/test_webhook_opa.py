@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from autobot_guard.webhook.app import WebhookApp
+from autobot_guard.webhook.metrics import Metrics
 from autobot_guard.webhook.models import AdmissionReview
 from autobot_guard.webhook.review import CannotJudge, Reviewer
 from autobot_guard.webhook.store import InventoryStore
@@ -164,3 +166,38 @@ def test_review_and_review_async_decide_alike_through_opa(opa: Opa) -> None:
     opa.stop()
     with pytest.raises(CannotJudge, match="not reachable"):
         reviewer.review(AdmissionReview.model_validate(review("CREATE", unapproved())).request)
+
+
+def test_a_policy_failing_on_one_object_is_that_objects_error(opa: Opa, tmp_path: Path) -> None:
+    """Conflicting values of a complete rule on this object: it cannot be judged (denied
+    with OPA's reason when enforcing); other objects are judged as usual."""
+    from tests.rego.test_rego_opa_server import CONFLICT
+
+    (tmp_path / "conflict.rego").write_text(CONFLICT)
+    pack = pack_with(admission={"opaUrl": opa.url, "regoPolicies": str(tmp_path)})
+    reviewer = Reviewer(pack, InventoryStore(), "autobot-guard")
+    app = WebhookApp(reviewer, Metrics(), lambda: (True, {}), 1 << 20, log=_Discard())
+
+    def decide(name: str) -> Any:
+        obj = {"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": name, "namespace": "default"}}  # fmt: skip
+        request = AdmissionReview.model_validate(review("CREATE", obj)).request
+        try:
+            return asyncio.run(reviewer.review_async(request))
+        except CannotJudge as exc:
+            return app._cannot_judge(request, str(exc))
+
+    fine = decide("once")
+    assert fine.reason == "judged" and fine.rule_ids == ["configmap"]
+    failed = decide("twice")
+    assert (failed.allowed, failed.code, failed.reason) == (False, 500, "internal-error")
+    assert "Rego evaluation failed on this document: eval_conflict_error" in failed.message
+    assert "conflict.rego" in failed.message
+
+
+class _Discard:
+    def write(self, _text: str) -> int:
+        return 0
+
+    def flush(self) -> None:
+        pass

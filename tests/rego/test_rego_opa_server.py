@@ -23,7 +23,7 @@ from tests.rego.helpers import CASES, CONVENTIONS, SHIPPED, check, rego_findings
 from tests.rego.test_rego_conventions import MANIFEST
 from tests.tools import tool
 
-pytestmark = pytest.mark.conftest
+pytestmark = pytest.mark.opa
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ from tests.webhook.helpers import (
     running_server,
 )
 
-pytestmark = pytest.mark.conftest  # needs a real tool (opa)
+pytestmark = pytest.mark.opa
 
 
 @pytest.fixture

@@ -421,6 +421,18 @@ def config_schema() -> None:
     help="Seconds to keep serving after SIGTERM (unready) before closing the listener.",
 )
 @click.option("--shutdown-timeout", default=25.0, show_default=True, help="Seconds to drain.")
+@click.option(
+    "--rego-engine",
+    type=click.Choice(["opa", "embedded"]),
+    help="Rego at admission: a real OPA server beside the webhook (the pack's default) "
+    "or rego-cpp in process; overrides admission.regoEngine.",
+)
+@click.option(
+    "--opa-url",
+    metavar="URL",
+    help="The OPA server (http://HOST:PORT; default http://127.0.0.1:8181, the sidecar); "
+    "overrides admission.opaUrl.",
+)
 @click.option("--watch-timeout", default=300, hidden=True, type=int)
 def serve(
     tls_cert: str,
@@ -437,6 +449,8 @@ def serve(
     cert_reload_interval: float,
     drain_delay: float,
     shutdown_timeout: float,
+    rego_engine: str | None,
+    opa_url: str | None,
     watch_timeout: int,
 ) -> None:
     """Run the validating admission webhook (HTTPS): POST /validate, GET /healthz,
@@ -467,6 +481,8 @@ def serve(
         drain_delay=drain_delay,
         shutdown_timeout=shutdown_timeout,
         watch_timeout=watch_timeout,
+        rego_engine=rego_engine,
+        opa_url=opa_url,
     )
     try:
         sys.exit(run_server(options))

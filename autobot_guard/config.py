@@ -126,10 +126,32 @@ class AdmissionSettings(BaseModel):
     )
     rego: bool = Field(
         default=True,
-        description="Also judge objects with the Rego policies, in process (embedded engine).",
+        description="Also judge objects with the Rego policies (with the regoEngine).",
     )
     regoPolicies: str | None = Field(
         default=None, description="Directory of the Rego policies (default: the bundled ones)."
+    )
+    regoEngine: Literal["opa", "embedded"] = Field(
+        default="opa",
+        description=(
+            "opa: a real OPA server beside the webhook (the sidecar of the shipped "
+            "Deployment, at opaUrl), to which the webhook pushes the policies at start-up: "
+            "exactly conftest's semantics; embedded: rego-cpp in process (no sidecar)."
+        ),
+    )
+    opaUrl: str = Field(
+        default="http://127.0.0.1:8181",
+        pattern=r"^http://[^/?#\s]+(/[^?#\s]*)?$",
+        description="The OPA server (regoEngine opa): http://HOST:PORT, on loopback.",
+    )
+    opaTimeoutSeconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=30,
+        description=(
+            "Seconds a request to OPA may take; beyond it (or OPA not reachable) the review "
+            "is an internal error (denied when enforcing). Below the webhook's timeoutSeconds."
+        ),
     )
     maxWarnings: int = Field(default=10, ge=0, description="Warnings returned per review.")
     maxMessageFindings: int = Field(

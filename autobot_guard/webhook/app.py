@@ -22,7 +22,7 @@ from pydantic_core import from_json
 
 from .metrics import Metrics
 from .models import API_VERSION, AdmissionRequest, AdmissionReview, response
-from .review import Decision, Reviewer
+from .review import CannotJudge, Decision, Reviewer, shorten
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -116,7 +116,12 @@ class WebhookApp:
             return
         request = review.request
         try:
-            decision = self.reviewer.review(request)
+            if self.reviewer.opa is not None:  # the event loop serves others meanwhile
+                decision = await self.reviewer.review_async(request)
+            else:
+                decision = self.reviewer.review(request)
+        except CannotJudge as exc:  # OPA not reachable, a policy failed on this object
+            decision = self._cannot_judge(request, str(exc))
         except Exception:  # a bug in a rule must not become a 500 with a traceback
             decision = self._internal_error(request)
         payload = response(
@@ -178,6 +183,18 @@ class WebhookApp:
         if self.reviewer.settings.mode == "enforce":
             return Decision(False, "deny", "internal-error", code=500, message=message)
         return Decision(True, "warn", "internal-error", warnings=[message])
+
+    def _cannot_judge(self, request: AdmissionRequest, reason: str) -> Decision:
+        """An internal error whose cause is known and one line: logged without a
+        traceback, and named in the answer (kubectl shows it)."""
+        self._write(
+            {"level": "error", "msg": "cannot judge", "uid": request.uid, "error": reason},
+            sys.stderr,
+        )
+        message = f"autobot-guard: cannot judge this object (uid {request.uid}): {reason}"
+        if self.reviewer.settings.mode == "enforce":
+            return Decision(False, "deny", "internal-error", code=500, message=message)
+        return Decision(True, "warn", "internal-error", warnings=[shorten(message, 256)])
 
     def _record(self, request: AdmissionRequest, decision: Decision, elapsed: float) -> None:
         metrics = self.metrics

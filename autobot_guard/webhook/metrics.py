@@ -22,7 +22,7 @@ REQUEST_BUCKETS = (
 class Metrics:
     content_type = CONTENT_TYPE_LATEST
 
-    def __init__(self) -> None:
+    def __init__(self, rego_engine: str = "embedded engine, rego-cpp") -> None:
         self.registry = CollectorRegistry()
         prefix = "autobot_guard_admission"
         self.requests = Counter(
@@ -46,7 +46,8 @@ class Metrics:
         )
         self.rego_seconds = Histogram(
             f"{prefix}_rego_duration_seconds",
-            "Time in the Rego policies (embedded engine) per judged review, in seconds.",
+            f"Time in the Rego policies ({rego_engine}) per judged review, both objects of "
+            "an UPDATE, in seconds.",
             buckets=ENGINE_BUCKETS,
             registry=self.registry,
         )
@@ -83,6 +84,12 @@ class Metrics:
             "autobot_guard_inventory_events",
             "Watch events applied to the inventory, by resource and type.",
             ["resource", "type"],
+            registry=self.registry,
+        )
+        self.rego_ready = Gauge(
+            "autobot_guard_rego_ready",
+            f"1 when the Rego policies can be evaluated ({rego_engine}): for OPA, once the "
+            "webhook has pushed them (again after OPA restarted).",
             registry=self.registry,
         )
         self.certificate_reloads = Counter(

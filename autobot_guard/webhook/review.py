@@ -18,9 +18,10 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..config import PolicyPack
 from ..engine import evaluate
@@ -29,6 +30,12 @@ from ..inventory import Inventory
 from ..resources import WORKLOADS, Resource
 from .models import AdmissionRequest
 from .store import InventoryStore, resource_from
+
+if TYPE_CHECKING:
+    from ..rego.opa_server import OpaServer
+    from ..rego.results import Hit
+
+T = TypeVar("T")
 
 CONTROLLED_KINDS = frozenset({"Pod", "ReplicaSet", "Job"})
 CONTROLLER_MANAGER = "system:kube-controller-manager"
@@ -43,6 +50,7 @@ class Decision:
     allowed: bool
     action: str  # allow | deny | warn (allowed with warnings) | skip (not judged)
     reason: str  # judged | operation | namespace | controlled | invalid | internal-error
+    # (internal-error: a bug, or CannotJudge: OPA not reachable, a policy failed on it)
     code: int | None = None
     message: str | None = None
     warnings: list[str] = field(default_factory=list)
@@ -58,6 +66,21 @@ class Decision:
     @property
     def rule_ids(self) -> list[str]:
         return sorted({f.rule for f in (*self.denied, *self.warned, *self.audited)})
+
+
+# A decision in steps: yields each resource the Rego policies must judge, is sent the
+# findings, returns the result (Reviewer.review and review_async drive it).
+Steps = Generator[Resource, list[Finding], T]
+
+
+@dataclass(slots=True)
+class _Times:
+    engine: float = 0.0  # seconds in engine.evaluate, for one review
+
+
+class CannotJudge(Exception):
+    """The object cannot be judged: the Rego engine is not reachable or failed on it.
+    The webhook answers it as an internal error (denied when enforcing), in one line."""
 
 
 class Reviewer:
@@ -78,18 +101,36 @@ class Reviewer:
         if own_namespace:
             skip.add(own_namespace)
         self.skip_namespaces = frozenset(skip)
-        self._engine_seconds = 0.0
-        self._rego_seconds = 0.0
-        self.rego_policies: str | None = None
+        self.rego_policies: str | None = None  # the embedded engine's directory
         self.rego_rule_ids: frozenset[str] = frozenset()
+        self.opa: OpaServer | None = None
+        self.rego_engine = "off"  # "opa", "embedded" or "off"
         if self.settings.rego:
             from ..rego.policies import load_policy_set
             from ..rego.step import default_policy_dir, evaluate_resources
 
             directory = self.settings.regoPolicies or str(default_policy_dir())
-            self.rego_rule_ids = load_policy_set(Path(directory)).rule_ids
-            self.rego_policies = directory
-            evaluate_resources([], directory)  # compile now: a broken policy fails start-up
+            if self.settings.regoEngine == "opa":
+                from ..rego.opa_server import OpaServer
+
+                policies = load_policy_set(Path(directory).resolve())
+                self.rego_rule_ids = policies.rule_ids
+                # Pushed by the server at start-up (and again whenever OPA lost them).
+                self.opa = OpaServer(
+                    policies, self.settings.opaUrl, self.settings.opaTimeoutSeconds
+                )
+                self.rego_engine = "opa"
+            else:
+                self.rego_rule_ids = load_policy_set(Path(directory)).rule_ids
+                self.rego_policies = directory
+                evaluate_resources([], directory)  # compile now: a broken policy fails start-up
+                self.rego_engine = "embedded"
+
+    def describe_rego(self) -> str:
+        """Which engine judges the Rego policies, for metrics and readiness."""
+        if self.opa is not None:
+            return f"OPA server at {self.opa.url}"
+        return "embedded engine, rego-cpp" if self.rego_policies is not None else "off"
 
     def judged_kinds(self) -> frozenset[str]:
         """Kinds some rule or policy judges (the workloads, what each rule names, what
@@ -100,10 +141,45 @@ class Reviewer:
         return frozenset(kinds)
 
     def review(self, request: AdmissionRequest) -> Decision:
+        """The decision on `request`; the Rego policies are asked synchronously."""
+        steps = self._review(request)
+        rego_seconds = 0.0
+        try:
+            resource = next(steps)
+            while True:
+                began = time.perf_counter()
+                found = self._rego(resource)
+                rego_seconds += time.perf_counter() - began
+                resource = steps.send(found)
+        except StopIteration as done:
+            decision: Decision = done.value
+        decision.rego_seconds = rego_seconds
+        return decision
+
+    async def review_async(self, request: AdmissionRequest) -> Decision:
+        """`review`, awaiting OPA's answers: the event loop serves other requests while
+        one waits on its round trip (regoEngine opa)."""
+        steps = self._review(request)
+        rego_seconds = 0.0
+        try:
+            resource = next(steps)
+            while True:
+                began = time.perf_counter()
+                found = await self._rego_async(resource)
+                rego_seconds += time.perf_counter() - began
+                resource = steps.send(found)
+        except StopIteration as done:
+            decision: Decision = done.value
+        decision.rego_seconds = rego_seconds
+        return decision
+
+    def _review(self, request: AdmissionRequest) -> Steps[Decision]:
+        """The decision, as steps: each yields a resource the Rego policies must judge
+        and is sent their findings (the driver, `review` or `review_async`, asks them)."""
         if request.operation in ("DELETE", "CONNECT"):
             return Decision(True, "skip", "operation")
         started = time.perf_counter()
-        self._engine_seconds = self._rego_seconds = 0.0
+        times = _Times()
         data = request.object
         if not isinstance(data, dict):
             return _invalid("request.object is missing or not a JSON object")
@@ -125,8 +201,8 @@ class Reviewer:
             if count > self.settings.maxContainers:
                 return self._too_large(resource, count)
         cross = self.cross | {"min-replicas"} if replicas_defaulted else self.cross
-        findings, exempted, crossed = self._judge(resource)
-        decision = self._classify(findings, cross, request, resource)
+        findings, exempted, crossed = yield from self._judge(resource, times)
+        decision = yield from self._classify(findings, cross, request, resource, times)
         decision.exempted = exempted
         decision.cross_resource_skipped = not crossed
         if decision.denied:
@@ -134,14 +210,13 @@ class Reviewer:
                 403,
                 deny_message(resource, decision.denied, self.settings.maxMessageFindings),
             )
-        decision.engine_seconds = self._engine_seconds
-        decision.rego_seconds = self._rego_seconds
+        decision.engine_seconds = times.engine
         decision.review_seconds = time.perf_counter() - started
         return decision
 
     # -- judging -------------------------------------------------------------------
 
-    def _judge(self, resource: Resource) -> tuple[list[Finding], int, bool]:
+    def _judge(self, resource: Resource, times: _Times) -> Steps[tuple[list[Finding], int, bool]]:
         """Findings and exempted count of `resource` as if admitted; the last item is
         False when cross-resource rules were skipped (inventory not synced)."""
         store = self.store
@@ -156,21 +231,50 @@ class Reviewer:
         report = evaluate(
             [resource], self.pack, rules, inventory, [resource], extra_rule_ids=self.rego_rule_ids
         )
-        self._engine_seconds += time.perf_counter() - began
+        times.engine += time.perf_counter() - began
         if report.errors:  # a rule failed: answered as an internal error, never as "allowed"
             raise RuntimeError(report.errors[0].message)
         findings, exempted = report.findings, len(report.exempted)
-        if self.rego_policies is not None:
-            from ..rego.step import evaluate_resources
-
-            began = time.perf_counter()
-            for finding in evaluate_resources([resource], self.rego_policies):
+        if self.rego_engine != "off":
+            found: list[Finding] = yield resource
+            for finding in found:
                 if finding.exempt_reason:
                     exempted += 1
                 else:
                     findings.append(finding)
-            self._rego_seconds += time.perf_counter() - began
         return findings, exempted, crossed
+
+    def _rego(self, resource: Resource) -> list[Finding]:
+        """The Rego policies' findings on `resource`; CannotJudge when the engine cannot
+        answer (OPA not reachable) or evaluation failed on this object."""
+        from ..errors import UsageError
+
+        if self.opa is None:
+            from ..rego.step import evaluate_resources
+
+            assert self.rego_policies is not None
+            try:
+                return evaluate_resources([resource], self.rego_policies)
+            except UsageError as exc:
+                raise CannotJudge(str(exc)) from None
+        from ..rego.opa_server import OpaError
+
+        try:
+            hits = self.opa.evaluate([rego_input(resource.data)])
+        except (OpaError, UsageError) as exc:
+            raise CannotJudge(str(exc)) from None
+        return _findings_of(resource, hits)
+
+    async def _rego_async(self, resource: Resource) -> list[Finding]:
+        from ..errors import UsageError
+        from ..rego.opa_server import OpaError
+
+        assert self.opa is not None
+        try:
+            hits = await self.opa.evaluate_async([rego_input(resource.data)])
+        except (OpaError, UsageError) as exc:
+            raise CannotJudge(str(exc)) from None
+        return _findings_of(resource, hits)
 
     def _too_large(self, resource: Resource, count: int) -> Decision:
         where = f"{resource.namespace}/{resource.name}" if resource.namespace else resource.name
@@ -186,7 +290,7 @@ class Reviewer:
             decision.warnings = [shorten(message, WARNING_CHARS)]
         return decision
 
-    def _old_keys(self, request: AdmissionRequest) -> set[Identity]:
+    def _old_keys(self, request: AdmissionRequest, times: _Times) -> Steps[set[Identity]]:
         """Identities of the findings the object had before this UPDATE."""
         old = request.oldObject
         if not isinstance(old, dict):
@@ -195,7 +299,7 @@ class Reviewer:
         resource, _problem = resource_from(old)
         if resource is None:
             return set()
-        findings, _, _ = self._judge(resource)
+        findings, _, _ = yield from self._judge(resource, times)
         return {identity(f, resource) for f in findings}
 
     def _classify(
@@ -204,7 +308,8 @@ class Reviewer:
         cross: frozenset[str],
         request: AdmissionRequest,
         resource: Resource,
-    ) -> Decision:
+        times: _Times,
+    ) -> Steps[Decision]:
         settings = self.settings
         enforce_rank = settings.enforceSeverity.rank
         warn_rank = settings.warnSeverity.rank
@@ -216,7 +321,7 @@ class Reviewer:
         ]
         existing: set[Identity] = set()
         if denying and request.operation == "UPDATE":
-            existing = self._old_keys(request)
+            existing = yield from self._old_keys(request, times)
         old = {id(f) for f in findings if existing and identity(f, resource) in existing}
         denied = [f for f in denying if id(f) not in old]
         denied_ids = {id(f) for f in denied}
@@ -236,6 +341,32 @@ class Reviewer:
         if decision.allowed and decision.warnings:
             decision.action = "warn"
         return decision
+
+
+def _findings_of(resource: Resource, hits: list[Hit]) -> list[Finding]:
+    """OPA's hits on `resource` -> its findings; CannotJudge for an evaluation error."""
+    from ..rego.results import ERROR, to_finding
+
+    for hit in hits:
+        if hit.kind == ERROR:
+            value = hit.value if isinstance(hit.value, dict) else {}
+            raise CannotJudge(
+                f"Rego evaluation failed on {value.get('subject') or 'this object'}: "
+                f"{value.get('error') or 'OPA gave no reason'}"
+            )
+    return sorted((to_finding(resource, hit) for hit in hits), key=Finding.order)
+
+
+def rego_input(data: dict[str, Any]) -> dict[str, Any]:
+    """The object as OPA judges it: without kubectl's last-applied-configuration
+    annotation, which the manifest conftest judges in CI never has (a copy of the whole
+    object as one string: half of what OPA would parse for a Deployment)."""
+    meta = data.get("metadata")
+    notes = meta.get("annotations") if isinstance(meta, dict) else None
+    if not isinstance(notes, dict) or LAST_APPLIED not in notes:
+        return data
+    kept = {key: value for key, value in notes.items() if key != LAST_APPLIED}
+    return {**data, "metadata": {**meta, "annotations": kept}}
 
 
 def _invalid(message: str) -> Decision:

@@ -23,6 +23,7 @@ from types import FrameType
 from typing import Any
 
 from ..check import load_pack
+from ..config import AdmissionSettings, PolicyPack
 from .app import WebhookApp
 from .inventory_watch import WATCHED, ClusterWatch, kube_configuration
 from .metrics import Metrics
@@ -31,6 +32,8 @@ from .store import InventoryStore
 from .tls import ReloadingTLS
 
 log = logging.getLogger("autobot_guard.webhook")
+OPA_CHECK_SECONDS = 2.0  # how often the webhook asks OPA whether it still has the policies
+OPA_RETRY_SECONDS = 0.5  # how often it tries to push while OPA does not have them
 
 
 @dataclass
@@ -50,6 +53,8 @@ class ServeOptions:
     drain_delay: float = 0.0
     shutdown_timeout: float = 25.0
     watch_timeout: int = 300
+    rego_engine: str | None = None  # overrides the pack's admission.regoEngine
+    opa_url: str | None = None  # overrides the pack's admission.opaUrl
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -165,6 +170,23 @@ def build(options: ServeOptions) -> tuple[WebhookApp, InventoryStore, ClusterWat
     from ..errors import UsageError
 
     pack = load_pack(options.config, options.kubernetes_version)
+    overrides = {
+        key: value
+        for key, value in (("regoEngine", options.rego_engine), ("opaUrl", options.opa_url))
+        if value is not None
+    }
+    if overrides:
+        from pydantic import ValidationError
+
+        try:
+            admission = AdmissionSettings.model_validate(
+                {**pack.admission.model_dump(), **overrides}
+            )
+        except ValidationError:
+            raise UsageError(
+                f"--opa-url {options.opa_url!r}: give http://HOST:PORT (OPA on loopback)"
+            ) from None
+        pack = PolicyPack(pack.model.model_copy(update={"admission": admission}), pack.source)
     settings = pack.admission
     store = InventoryStore()
     for directory in options.inventory:
@@ -172,12 +194,17 @@ def build(options: ServeOptions) -> tuple[WebhookApp, InventoryStore, ClusterWat
             raise UsageError(f"--inventory {directory}: not a directory")
         for error in store.load_directory(directory):
             log.warning("inventory: %s", error.display())
-    metrics = Metrics()
     watch_cluster = options.watch_cluster
     if watch_cluster is None:
         watch_cluster = "KUBERNETES_SERVICE_HOST" in os.environ
     watch = None
     reviewer = Reviewer(pack, store, options.namespace)
+    metrics = Metrics(reviewer.describe_rego())
+    opa = reviewer.opa
+    if opa is not None:
+        metrics.rego_ready.set_function(lambda: 1.0 if opa.pushed else 0.0)
+    elif reviewer.rego_engine == "embedded":
+        metrics.rego_ready.set(1.0)
     if watch_cluster:
         configuration = kube_configuration(options.kubeconfig)
         watched = tuple(w for w in WATCHED if options.watch_secrets or w.resource != "secrets")
@@ -196,10 +223,18 @@ def build(options: ServeOptions) -> tuple[WebhookApp, InventoryStore, ClusterWat
             "policyPack": pack.source,
             "rules": len(reviewer.rules),
             "mode": settings.mode,
+            "rego": reviewer.describe_rego(),
         }
+        ready = True
+        if opa is not None:  # unready until OPA has the policies (again, after a restart)
+            if opa.pushed:
+                details["rego"] += f": policies pushed ({opa.pushes} pushes)"
+            else:
+                details["rego"] += f": policies not pushed: {opa.last_error or 'not yet'}"
+                ready = False
         if not store.configured:
             details["inventory"] = "no source: cross-resource rules are off"
-            return True, details
+            return ready, details
         pending = store.pending()
         if pending:
             details["inventory"] = (
@@ -208,7 +243,7 @@ def build(options: ServeOptions) -> tuple[WebhookApp, InventoryStore, ClusterWat
             )
             return False, details
         details["inventory"] = f"synced: {store.count()} objects"
-        return True, details
+        return ready, details
 
     app = WebhookApp(reviewer, metrics, readiness, settings.maxBodyBytes)
     return app, store, watch
@@ -239,6 +274,39 @@ def serve(options: ServeOptions) -> int:
             f"{reason}"
         ) from None
 
+    opa = app.reviewer.opa
+    if opa is not None:
+        from ..rego.opa_server import OpaError
+
+        try:  # a policy OPA does not compile fails start-up (UsageError)
+            opa.push()
+            log.info("Rego policies pushed to OPA at %s", opa.url)
+        except OpaError as exc:  # the sidecar may still be starting: the keeper retries
+            log.warning("%s; not ready until the Rego policies are pushed", exc)
+
+    async def keep_opa() -> None:
+        """Push the policies until OPA has them, and again when it lost them (OPA
+        restarted): reviews would do it too, this keeps /readyz true to the state."""
+        from ..errors import UsageError
+        from ..rego.opa_server import OpaError
+
+        assert opa is not None
+        said: str | None = None
+        while True:
+            was = opa.pushed
+            try:
+                await asyncio.to_thread(opa.check)
+            except (OpaError, UsageError) as exc:
+                if str(exc) != said:
+                    log.log(logging.ERROR if isinstance(exc, UsageError) else logging.WARNING,
+                            "Rego policies not in OPA: %s", exc)  # fmt: skip
+                said = str(exc)
+            else:
+                if said is not None or not was:
+                    log.info("Rego policies pushed to OPA at %s", opa.url)
+                said = None
+            await asyncio.sleep(OPA_CHECK_SECONDS if opa.pushed else OPA_RETRY_SECONDS)
+
     async def reload_certificates() -> None:
         while True:
             await asyncio.sleep(options.cert_reload_interval)
@@ -246,6 +314,8 @@ def serve(options: ServeOptions) -> int:
 
     async def startup() -> None:
         app.background.append(asyncio.get_running_loop().create_task(reload_certificates()))
+        if app.reviewer.opa is not None:
+            app.background.append(asyncio.get_running_loop().create_task(keep_opa()))
         if watch is not None:
             watch.start()
 

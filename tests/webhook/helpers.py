@@ -311,13 +311,19 @@ def running_server(
     ready_path: str = "/healthz",
     env: dict[str, str] | None = None,
     timeout: float = 30,
+    opa_url: str | None = None,
 ) -> Iterator[Server]:
-    """`autobot-guard serve` on 127.0.0.1 with the given extra arguments; always stopped."""
+    """`autobot-guard serve` on 127.0.0.1 with the given extra arguments; always stopped.
+    Rego at admission in the OPA server at `opa_url` (as shipped: a sidecar), else in
+    the embedded engine (the tests of everything but Rego need no OPA)."""
     port = free_port()
+    rego = (
+        ["--rego-engine", "opa", "--opa-url", opa_url] if opa_url else ["--rego-engine", "embedded"]
+    )
     command = [
         sys.executable, "-m", "autobot_guard", "serve", "--host", "127.0.0.1",
         "--port", str(port), "--tls-cert", str(certificates.cert),
-        "--tls-key", str(certificates.key), *args,
+        "--tls-key", str(certificates.key), *rego, *args,
     ]  # fmt: skip
     environment = {k: v for k, v in os.environ.items() if k != "KUBERNETES_SERVICE_HOST"}
     environment.update(env or {})

@@ -12,11 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autobot_guard.config import PolicyPack
 from autobot_guard.webhook.app import WebhookApp
 from autobot_guard.webhook.metrics import Metrics
 from autobot_guard.webhook.review import Reviewer
 from autobot_guard.webhook.store import InventoryStore
+from tests.util import pack_with
 from tests.webhook.helpers import (
     MANIFESTS,
     Server,
@@ -79,7 +79,7 @@ TEMPLATES = templates()
 def app() -> WebhookApp:
     store = InventoryStore()
     store.load_directory(str(MANIFESTS))
-    reviewer = Reviewer(PolicyPack.default(), store, "autobot-guard")
+    reviewer = Reviewer(pack_with(admission={"regoEngine": "embedded"}), store, "autobot-guard")
     return WebhookApp(reviewer, Metrics(), lambda: (True, {}), 1 << 20, log=_NullLog())
 
 

@@ -42,7 +42,9 @@ def decide(
 
 
 def reviewer_for(store: InventoryStore | None, **admission: Any) -> Reviewer:
-    pack = pack_with(admission=admission) if admission else PolicyPack.default()
+    """The bundled pack with Rego in the embedded engine (no OPA needed: these tests are
+    about the decision; test_webhook_opa.py runs the shipped engine, OPA)."""
+    pack = pack_with(admission={"regoEngine": "embedded", **admission})
     return Reviewer(pack, store, own_namespace="autobot-guard")
 
 
@@ -322,7 +324,7 @@ def test_an_object_that_is_not_a_kubernetes_object_is_a_clear_denial(
 ) -> None:
     payload = review("CREATE", {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {}})
     payload["request"]["object"] = obj
-    decision = Reviewer(PolicyPack.default(), store).review(
+    decision = Reviewer(pack_with(admission={"regoEngine": "embedded"}), store).review(
         AdmissionReview.model_validate(payload).request
     )
     assert (decision.allowed, decision.code) == (False, 400)
@@ -517,7 +519,7 @@ def test_a_subresource_update_of_a_controlled_pod_is_judged(store: InventoryStor
     # `kubectl debug` adds an ephemeral container through pods/ephemeralcontainers.
     payload = review("UPDATE", pod_of(True), pod_of(True), username=REPLICASET_CONTROLLER)
     payload["request"]["subResource"] = "ephemeralcontainers"
-    decision = Reviewer(PolicyPack.default(), store).review(
+    decision = Reviewer(pack_with(admission={"regoEngine": "embedded"}), store).review(
         AdmissionReview.model_validate(payload).request
     )
     assert decision.reason == "judged"

@@ -8,18 +8,18 @@ from typing import Any
 
 import pytest
 
-from autobot_guard.config import PolicyPack
 from autobot_guard.webhook import app as app_module
 from autobot_guard.webhook.app import WebhookApp
 from autobot_guard.webhook.metrics import Metrics
 from autobot_guard.webhook.review import Reviewer
+from tests.util import pack_with
 
 
 def test_a_body_that_does_not_arrive_in_time_gets_408_and_a_closed_connection(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(app_module, "BODY_SECONDS", 0.2)
-    pack = PolicyPack.default()
+    pack = pack_with(admission={"regoEngine": "embedded"})
     webhook = WebhookApp(Reviewer(pack), Metrics(), lambda: (True, {}), 1024 * 1024)
     sent: list[dict[str, Any]] = []
 

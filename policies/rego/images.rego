@@ -15,6 +15,7 @@ approved_repositories := {
 	"docker.io/fluent/fluentd-kubernetes-daemonset",
 	"docker.io/library/postgres",
 	"docker.io/ollama/ollama",
+	"docker.io/openpolicyagent/opa",
 	"docker.io/redis/redis-stack-server",
 	"docker.elastic.co/elasticsearch/elasticsearch",
 	"docker.elastic.co/kibana/kibana",

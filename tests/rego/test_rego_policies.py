@@ -131,12 +131,7 @@ def test_ownership_labels_are_enforced_by_default(tmp_path: Path) -> None:
 def test_reference_manifests_pass_the_shipped_policies() -> None:
     report = check([bundled_manifests()])
     assert rego_findings(report) == []
-    # Only the webhook's OPA sidecar (upstream openpolicyagent/opa), exempted until
-    # images.rego approves docker.io/openpolicyagent/opa.
-    exempted = [(f.rule, f.resource.display(), f.path) for f in rego_findings(report, True)]
-    sidecar = ("approved-registry", "Deployment/autobot-guard/autobot-guard",
-               "spec.template.spec.initContainers[0].image")  # fmt: skip
-    assert exempted in ([], [sidecar])
+    assert rego_findings(report, exempted=True) == []  # nothing passes by exemption
 
 
 def test_reference_manifests_are_checked_for_ownership_labels(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -40,7 +41,9 @@ INSTALL_HINT = (
     "https://www.conftest.dev/install/), or use --rego embedded"
 )
 INPUT = "batch.json"
-SPLIT_AT = 1000  # documents from which the batch is judged by two conftest processes
+SPLIT_AT = 1000  # documents from which the batch is judged in chunks, two at a time
+CHUNK = 1000  # documents a conftest process judges at most: bounds its memory
+RUNNING = 2  # conftest processes at a time
 # conftest's messages when OPA fails on the input: the batch is split to find the document.
 _EVALUATION_ERRORS = ("evaluating policy", "eval_", "built-in error", "query rule")
 
@@ -68,7 +71,11 @@ class Pending:
     deadline: float
     timeout: float
     work: tempfile.TemporaryDirectory[str]
-    runs: list[_Run] = field(default_factory=list)
+    runs: list[_Run] = field(default_factory=list)  # started, oldest first
+    queue: list[tuple[list[int], bool, bool]] = field(default_factory=list)  # to start
+    _hits: list[Hit] = field(default_factory=list)
+    _error: BaseException | None = None
+    _thread: threading.Thread | None = None
 
     def module(self, per_document: bool, combined: bool) -> Path:
         """A policy directory holding the batch module for these namespaces."""
@@ -80,10 +87,15 @@ class Pending:
         return directory
 
     def launch(self, indexes: list[int], per_document: bool = True, combined: bool = True) -> None:
+        """Judge `indexes` in a run of its own, as soon as fewer than RUNNING are under way."""
         per_document = per_document and bool(self.policies.per_document())
         combined = combined and bool(self.policies.combined())
-        if not (per_document or combined):
-            return  # nothing of the policies judges these documents
+        if per_document or combined:  # else nothing of the policies judges these documents
+            self.queue.append((indexes, per_document, combined))
+        while self.queue and len(self.runs) < RUNNING:
+            self._start(*self.queue.pop(0))
+
+    def _start(self, indexes: list[int], per_document: bool, combined: bool) -> None:
         directory = Path(tempfile.mkdtemp(dir=self.work.name))
         batch = {"documents": [self.documents[i] for i in indexes]}
         text = json.dumps(batch, default=str, ensure_ascii=False)
@@ -117,13 +129,28 @@ class Pending:
             raise UsageError(f"cannot run conftest ({self.executable}): {exc.strerror}") from None
         self.runs.append(_Run(indexes, directory, process, per_document, combined))
 
-    def hits(self) -> list[Hit]:
+    def drive(self) -> None:
+        """Collect the runs and start the waiting ones as they finish, in a thread of its
+        own (the built-in rules judge meanwhile); `hits` waits for it."""
+        self._thread = threading.Thread(target=self._drive, name="conftest", daemon=True)
+        self._thread.start()
+
+    def _drive(self) -> None:
         try:
-            hits: list[Hit] = []
             while self.runs:
                 run = self.runs.pop(0)
-                hits += self._collect(run)
-            return hits
+                self._hits += self._collect(run)
+                self.launch([], per_document=False, combined=False)  # start what waits
+        except BaseException as exc:  # re-raised in the caller's thread by `hits`
+            self._error = exc
+
+    def hits(self) -> list[Hit]:
+        try:
+            if self._thread is not None:
+                self._thread.join()
+            if self._error is not None:
+                raise self._error
+            return self._hits
         finally:
             for run in self.runs:
                 run.process.kill()
@@ -170,12 +197,16 @@ def start(
     if len(indexes) < SPLIT_AT:
         if indexes:
             pending.launch(indexes)
+        pending.drive()
         return pending
-    # Two processes on two cores: OPA evaluates a query on one.
-    half = len(indexes) // 2
-    pending.launch(indexes[:half], combined=False)
-    pending.launch(indexes[half:], combined=False)
+    # Chunks, two processes at a time: OPA evaluates a query on one core, and a chunk
+    # bounds the memory of each conftest (about 50 MB per 1,000 documents).
+    count = max(2, -(-len(indexes) // CHUNK))
+    size = -(-len(indexes) // count)
+    for first in range(0, len(indexes), size):
+        pending.launch(indexes[first : first + size], combined=False)
     pending.launch(indexes, per_document=False)
+    pending.drive()
     return pending
 
 

@@ -208,8 +208,8 @@ def test_results_of_reads_the_batch_results() -> None:
 def test_large_inputs_are_split_over_two_processes_with_the_same_findings(
     conftest_binary: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """From SPLIT_AT documents on, two conftest processes share the per-document
-    namespaces and a third judges the combined ones; the findings are those of one
+    """From SPLIT_AT documents on, conftest processes judge chunks of CHUNK documents
+    (two at a time) for the per-document namespaces and one more the combined ones; the findings are those of one
     process, and a failing document among them is still found alone."""
     from autobot_guard.rego import conftest
 
@@ -219,6 +219,7 @@ def test_large_inputs_are_split_over_two_processes_with_the_same_findings(
     assert len(load_paths([str(many)]).resources) >= split_at
     one_process = rego_findings(check([many], rego="conftest", policies=CONVENTIONS))
     monkeypatch.setattr(conftest, "SPLIT_AT", split_at)
+    monkeypatch.setattr(conftest, "CHUNK", 10)  # 5 chunks, 2 at a time: some wait their turn
     split = rego_findings(check([many], rego="conftest", policies=CONVENTIONS))
     assert [f.to_json() for f in split] == [f.to_json() for f in one_process]
     assert any(f.rule == "unique-name" for f in split)  # the combined namespace ran

@@ -23,6 +23,7 @@ from tests.cluster.helpers import SCRIPT, Cluster
 from tests.webhook.helpers import Certificates, make_certificates
 
 HERE = Path(__file__).resolve().parent
+UNCACHED = "networkpolicies.networking.k8s.io"
 TOOLS = Path(os.environ.get("AUTOBOT_KUBE_TOOLS", HERE.parents[1] / ".tools" / "kube"))
 
 
@@ -78,10 +79,16 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     # KeyboardInterrupt so the stop below still runs.
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        started = script("start", str(run), timeout=300)
+        # NetworkPolicies are watched from etcd, not from the API server's watch cache, so
+        # that compacting etcd makes a watch expire (410 Gone) on demand
+        # (test_cluster_inventory.py); every other resource is served as usual.
+        started = script(
+            "start", str(run), f"--apiserver-arg=--watch-cache-sizes={UNCACHED}#0", timeout=300
+        )
         assert started.returncode == 0, f"scripts/control-plane start:\n{started.stderr}"
         facts: dict[str, Any] = json.loads((run / "cluster.json").read_text())
-        yield Cluster(run, Path(facts["kubeconfig"]), facts["server"], Path(facts["ca"]))
+        etcd = f"http://127.0.0.1:{facts['ports']['etcd']}"
+        yield Cluster(run, Path(facts["kubeconfig"]), facts["server"], Path(facts["ca"]), etcd)
     finally:
         stopped = script("stop", str(run), timeout=120)
         signal.signal(signal.SIGTERM, previous)

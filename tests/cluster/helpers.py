@@ -31,6 +31,7 @@ class Cluster:
     kubeconfig: Path
     server: str
     ca: Path
+    etcd: str  # its client URL (plain HTTP on 127.0.0.1)
 
     def kubectl(
         self,
@@ -180,9 +181,11 @@ def registered(cluster: Cluster, server: Server, probe_namespace: str) -> Iterat
 
 
 @contextmanager
-def webhook(certificates: Certificates, *args: str) -> Iterator[Server]:
+def webhook(
+    certificates: Certificates, *args: str, ready_path: str = "/readyz"
+) -> Iterator[Server]:
     """A real `autobot-guard serve` on 127.0.0.1, without the cluster watch unless told."""
     extra = args or ("--no-watch-cluster",)
     with running_server(certificates, *extra, "--namespace", "autobot-guard",
-                        ready_path="/readyz") as server:  # fmt: skip
+                        ready_path=ready_path) as server:  # fmt: skip
         yield server

@@ -83,7 +83,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         # that compacting etcd makes a watch expire (410 Gone) on demand
         # (test_cluster_inventory.py); every other resource is served as usual.
         started = script(
-            "start", str(run), f"--apiserver-arg=--watch-cache-sizes={UNCACHED}#0", timeout=300
+            "start",
+            str(run),
+            f"--apiserver-arg=--watch-cache-sizes={UNCACHED}#0",
+            f"--owner-pid={os.getpid()}",  # stopped even if pytest is killed
+            timeout=300,
         )
         assert started.returncode == 0, f"scripts/control-plane start:\n{started.stderr}"
         facts: dict[str, Any] = json.loads((run / "cluster.json").read_text())

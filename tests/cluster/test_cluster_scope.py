@@ -141,3 +141,27 @@ def test_scaling_is_not_sent(cluster: Cluster, server: Server) -> None:
     pods_of(cluster, "scaled", 3)
     barrier(cluster, server, "barrier-scaled")
     assert [e["operation"] for e in judged(server, "scaled", NS)] == ["CREATE"]
+
+
+def test_kubectl_debug_is_judged(cluster: Cluster, server: Server) -> None:
+    """pods/ephemeralcontainers is always sent, even for a controller's Pod: the image
+    `kubectl debug` adds is judged like any container's."""
+    assert cluster.apply(deployment("debugged", NS)).returncode == 0
+    (pod, *_) = pods_of(cluster, "debugged", 2)
+    name = pod["metadata"]["name"]
+    denied = cluster.kubectl(
+        "debug", name, "-n", NS, "--image=busybox:latest", "--profile=restricted"
+    )
+    assert denied.returncode == 1
+    assert f'admission webhook "{WEBHOOK}" denied the request' in denied.stderr
+    assert "[image-tag]" in denied.stderr
+    allowed = cluster.kubectl(
+        "debug", name, "-n", NS, "--image=ghcr.io/mrveiss/autobot-debug:1.0.0",
+        "--profile=restricted",
+    )  # fmt: skip
+    assert allowed.returncode == 0, allowed.stderr
+    containers = cluster.ok("get", "pod", name, "-n", NS, "-o",
+                            "jsonpath={.spec.ephemeralContainers[*].image}")  # fmt: skip
+    assert containers == "ghcr.io/mrveiss/autobot-debug:1.0.0"
+    (entry, *_) = [e for e in judged(server, name, NS) if e["decision"] == "deny"]
+    assert entry["kind"] == "Pod" and "image-tag" in entry["denied"]

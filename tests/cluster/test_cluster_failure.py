@@ -3,6 +3,8 @@ real API server calling a webhook that is gone or hangs."""
 
 from __future__ import annotations
 
+import base64
+import copy
 import json
 import os
 import signal
@@ -79,3 +81,27 @@ def test_webhook_slower_than_timeout_fails_closed(
         # Once it answers again, the same request goes through.
         again = cluster.apply(deployment("hung", NS))
         assert again.returncode == 0, again.stderr
+
+
+def test_a_cabundle_that_did_not_sign_the_certificate_fails_closed(
+    cluster: Cluster, webhook_certificates: Certificates
+) -> None:
+    """caBundle is what the API server trusts: a bundle of another CA (a cainjector that
+    copied the wrong one) makes every call fail TLS verification, and Fail rejects."""
+    import trustme
+
+    cluster.namespace(NS)
+    with webhook(webhook_certificates) as server, registered(cluster, server, NS) as configuration:
+        other = trustme.CA().cert_pem.bytes()
+        wrong = copy.deepcopy(configuration)
+        wrong["webhooks"][0]["clientConfig"]["caBundle"] = base64.b64encode(other).decode()
+        assert cluster.apply(wrong).returncode == 0
+
+        def untrusted() -> Any:
+            result = cluster.apply(deployment("untrusted", NS))
+            return result if "failed calling webhook" in result.stderr else None
+
+        result = wait_for(untrusted, what="the API server to use the new caBundle")
+        assert result.returncode == 1
+        assert "x509: certificate signed by unknown authority" in result.stderr, result.stderr
+        assert cluster.kubectl("get", "deployment", "untrusted", "-n", NS).returncode == 1

@@ -23,6 +23,7 @@ from tests.webhook.helpers import Certificates, Server
 
 NS = "scope"
 REPLICASET_CONTROLLER = "system:serviceaccount:kube-system:replicaset-controller"
+DEPLOYMENT_CONTROLLER = "system:serviceaccount:kube-system:deployment-controller"
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +72,12 @@ def test_ignore_label_other_than_true_keeps_the_namespace_judged(
     assert [e["decision"] for e in judged(server, "judged", namespace)] == ["deny"]
 
 
+def audit(cluster: Cluster) -> list[dict[str, Any]]:
+    """The API server's audit events (scripts/control-plane logs every write)."""
+    text = (cluster.run / "logs" / "audit.log").read_text()
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
 def pods_of(cluster: Cluster, app: str, count: int) -> list[dict[str, Any]]:
     def listed() -> list[dict[str, Any]] | None:
         out = cluster.ok("get", "pods", "-n", NS, "-l", f"app={app}", "-o", "json")
@@ -101,6 +108,14 @@ def test_controller_created_replicasets_and_pods_are_not_judged(
     assert result.returncode == 0, result.stderr
     pods = pods_of(cluster, "owned", 2)
     assert all(p["metadata"]["ownerReferences"][0]["kind"] == "ReplicaSet" for p in pods)
+    # The API server's audit log tells who created them: the controllers themselves.
+    owner = pods[0]["metadata"]["ownerReferences"][0]["name"]
+    creators = {(e["objectRef"]["resource"], e["objectRef"].get("name"), e["user"]["username"])
+                for e in audit(cluster) if e["verb"] == "create"
+                and e["objectRef"].get("namespace") == NS
+                and e.get("responseStatus", {}).get("code") == 201}  # fmt: skip
+    assert ("replicasets", owner, DEPLOYMENT_CONTROLLER) in creators
+    assert ("pods", None, REPLICASET_CONTROLLER) in creators  # generateName: no name yet
     barrier(cluster, server, "barrier-controllers")
     kinds = {(e["kind"], e["name"]) for e in server.decisions() if e["namespace"] == NS}
     assert ("Deployment", "owned") in kinds

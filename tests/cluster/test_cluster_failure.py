@@ -8,6 +8,7 @@ import copy
 import json
 import os
 import signal
+import threading
 import time
 from typing import Any
 
@@ -15,6 +16,7 @@ from tests.cluster.helpers import (
     WEBHOOK,
     Cluster,
     deployment,
+    judged,
     registered,
     shipped_webhook_configuration,
     wait_for,
@@ -105,3 +107,27 @@ def test_a_cabundle_that_did_not_sign_the_certificate_fails_closed(
         assert result.returncode == 1
         assert "x509: certificate signed by unknown authority" in result.stderr, result.stderr
         assert cluster.kubectl("get", "deployment", "untrusted", "-n", NS).returncode == 1
+
+
+def test_a_slow_answer_within_timeout_is_waited_for(
+    cluster: Cluster, webhook_certificates: Certificates
+) -> None:
+    """The other half of the manifest's comment: a webhook that answers late but within
+    timeoutSeconds (stopped for 2 s) delays the request, it does not fail it."""
+    cluster.namespace(NS)
+    with webhook(webhook_certificates) as server, registered(cluster, server, NS):
+        os.kill(server.process.pid, signal.SIGSTOP)
+        resume = threading.Timer(2.0, os.kill, (server.process.pid, signal.SIGCONT))
+        started = time.monotonic()
+        resume.start()
+        try:
+            result = cluster.apply(deployment("late", NS))
+        finally:
+            resume.join()
+            os.kill(server.process.pid, signal.SIGCONT)
+        elapsed = time.monotonic() - started
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == "deployment.apps/late created"
+        assert elapsed >= 2.0
+        # Judged by the webhook once it ran again, not let through by the API server.
+        assert [e["decision"] for e in judged(server, "late", NS)] == ["allow"]

@@ -124,6 +124,10 @@ def test_update_of_an_already_non_compliant_workload_is_allowed(
         "get", "deployment", "old", "-n", legacy, "-o", "jsonpath={.spec.replicas}"
     )
     assert replicas == "4"
+    # An operator's everyday UPDATE of the pod template is grandfathered too.
+    restarted = cluster.kubectl("rollout", "restart", "deployment/old", "-n", legacy)
+    assert restarted.returncode == 0, restarted.stderr
+    assert restarted.stdout.strip() == "deployment.apps/old restarted"
     updates = [e for e in judged(server, "old", legacy) if e["operation"] == "UPDATE"]
     assert updates and all(e["allowed"] for e in updates)
 
@@ -150,3 +154,15 @@ def test_patch_is_judged_like_apply(cluster: Cluster, server: Server) -> None:
     result = cluster.kubectl("patch", "deployment", "patched", "-n", NS, "-p", patch)
     assert result.returncode == 1
     assert f"{DENIED} {NS}/patched violates" in result.stderr
+
+
+def test_server_side_apply_is_judged(cluster: Cluster, server: Server) -> None:
+    bad = deployment("ssa-bad", NS, image="nginx:latest", compliant=False)
+    result = cluster.apply(bad, extra=("--server-side",))
+    assert result.returncode == 1
+    assert f"{DENIED} {NS}/ssa-bad violates" in result.stderr
+    good = cluster.apply(deployment("ssa-good", NS), extra=("--server-side",))
+    assert good.returncode == 0, good.stderr
+    assert good.stdout.strip() == "deployment.apps/ssa-good serverside-applied"
+    (entry,) = judged(server, "ssa-good", NS)
+    assert entry["decision"] == "allow"

@@ -93,9 +93,13 @@ def test_unready_until_the_shipped_role_is_bound(
             status, details = readiness(server)
             assert status == 503, details
             assert details["inventory"].startswith("not synced"), details
-            assert any("403" in line or "Forbidden" in line for line in server.stderr), (
-                server.stderr
+            # The log says what is missing, in the API server's words.
+            forbidden = (
+                "watch of services failed: ForbiddenException: (403) services is forbidden: "
+                f'User \\"{ACCOUNT}\\" cannot list resource \\"services\\" in API group '
+                '\\"\\" at the cluster scope'
             )
+            assert any(forbidden in line for line in server.stderr), server.stderr[-5:]
             cluster.ok("apply", "-f", str(RBAC))
             wait_for(lambda: readiness(server)[0] == 200, timeout=90, what="/readyz 200")
             assert readiness(server)[1]["inventory"].startswith("synced: ")

@@ -234,6 +234,16 @@ def _lines(response: Any) -> Iterator[str]:
 
 
 def _short(exc: Exception) -> str:
+    """One line; for an API error the API server's own message (a 403 names the user and
+    the verb and resource it lacks), not the response headers that str() starts with."""
+    status, body = getattr(exc, "status", None), getattr(exc, "body", None)
+    if status and body:
+        try:
+            message = json.loads(body).get("message")
+        except (ValueError, AttributeError):
+            message = None
+        if isinstance(message, str) and message:
+            return f"{type(exc).__name__}: ({status}) {' '.join(message.split())[:300]}"
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text[:200]}"
 

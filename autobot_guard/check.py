@@ -38,6 +38,7 @@ class CheckOptions:
     rego_policies: str | None = None  # embedded or off; their directory (default: bundled)
     rego_timeout: float = 60.0  # seconds for the whole Rego step
     prefetch: Prefetch | None = None  # a worker already parsing `paths` (see prefetch.py)
+    suggest_fixes: bool = False  # attach verified fixes to the findings (see fix/suggest.py)
 
 
 def load_pack(config: str | None, kubernetes_version: str | None = None) -> PolicyPack:
@@ -80,6 +81,7 @@ def run_check(options: CheckOptions) -> Report:
     report.files = loaded.files
     report.target = target
     rego_run.finish(report)  # into the same report
+    full = list(report.findings)  # what fixes are verified against, before narrowing
     if known is not None and options.baseline:  # on the whole tree, so fixed entries are true
         from .gate.baseline import apply
 
@@ -88,6 +90,10 @@ def run_check(options: CheckOptions) -> Report:
         from .gate.changed import restrict_to
 
         restrict_to(report, changed, options.changed_since)
+    if options.suggest_fixes and not options.kustomize:
+        from .fix.suggest import attach
+
+        attach(report, full, options, pack, rego)
     return report
 
 

@@ -118,6 +118,19 @@ def main() -> None:
     metavar="DIR",
     help="Check what `kubectl kustomize DIR` renders, reported on the source files.",
 )
+@click.option(
+    "--suggest-fixes",
+    is_flag=True,
+    help="Attach the verified fixes (`autobot-guard fix`) to SARIF results and the Markdown "
+    "summary.",
+)
+@click.option(
+    "--review-comments",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Write the suggested fixes as pull request review comments (JSON) to FILE; "
+    "implies --suggest-fixes.",
+)
 @_rego_options
 def check(**options: Any) -> None:
     """Check manifests: files, directories (recursive) or - for stdin.
@@ -142,6 +155,8 @@ def _check(
     changed_since: str | None,
     baseline: str | None,
     kustomize: str | None,
+    suggest_fixes: bool,
+    review_comments: str | None,
     rego: str,
     rego_policies: str | None,
     rego_timeout: float,
@@ -176,6 +191,7 @@ def _check(
             rego_policies=rego_policies,
             rego_timeout=rego_timeout,
             prefetch=prefetch,
+            suggest_fixes=suggest_fixes or review_comments is not None,
         )
         report = run_check(options)
     except UsageError as exc:
@@ -195,6 +211,13 @@ def _check(
             _die(f"cannot write {output}: {exc.strerror or exc}")
     else:
         _write_stdout(text)
+    if review_comments:
+        from .fix.suggest import write_review_comments
+
+        try:
+            write_review_comments(report, review_comments)
+        except OSError as exc:
+            _die(f"cannot write {review_comments}: {exc.strerror or exc}")
     for error in report.errors:
         if fmt != "text" or output:
             click.echo(f"autobot-guard: input error: {error.display()}", err=True)
@@ -295,6 +318,93 @@ def baseline_command(
     click.echo(f"wrote {count} finding{'s' if count != 1 else ''} to {output}")
 
 
+@main.command("fix")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option(
+    "--rule",
+    "rule_ids",
+    multiple=True,
+    metavar="ID",
+    help="Fix only this rule's findings (repeat).",
+)
+@click.option("--diff", is_flag=True, help="Print the changes as a unified diff; change nothing.")
+@click.option("--dry-run", is_flag=True, help="Say what would be fixed; change nothing.")
+@click.option(
+    "--fail-on",
+    type=click.Choice(FAIL_ON),
+    default="error",
+    show_default=True,
+    help="Exit 1 when a finding at or above this severity remains after the fixes.",
+)
+@click.option("--kubernetes-version", metavar="X.Y", help="As for `check`.")
+@click.option("-c", "--config", type=click.Path(dir_okay=False), help="As for `check`.")
+@_rego_options
+def fix_command(
+    paths: tuple[str, ...],
+    rule_ids: tuple[str, ...],
+    diff: bool,
+    dry_run: bool,
+    fail_on: str,
+    kubernetes_version: str | None,
+    config: str | None,
+    rego: str,
+    rego_policies: str | None,
+    rego_timeout: float,
+) -> None:
+    """Fix the findings that have a mechanical remedy, in place (see docs/fix.md).
+
+    Each fix is verified by checking again: its finding is gone and no new one appears.
+    Comments, key order, quoting and indentation of everything else stay as written.
+    Exit status: 0 nothing at or above --fail-on remains, 1 findings remain (they need a
+    human), 2 usage or input error (an unparsable, read-only or concurrently changed file
+    is left as it was).
+    """
+    from .errors import UsageError
+    from .findings import Severity
+    from .fix.command import FixOptions, run_fix, summary_lines
+    from .reporters.sarif_report import workspace_path
+
+    try:
+        outcome = run_fix(
+            FixOptions(
+                paths,
+                config,
+                kubernetes_version,
+                rule_ids,
+                write=not (diff or dry_run),
+                rego=rego,
+                rego_policies=rego_policies,
+                rego_timeout=rego_timeout,
+            )
+        )
+    except UsageError as exc:
+        _die(str(exc))
+    except KeyboardInterrupt:
+        _interrupted()
+    if diff:
+        from .fix.suggest import FileChange
+
+        for plan in outcome.plan.files:
+            source = plan.source
+            change = FileChange(
+                source.file, source.shown(source.text), source.shown(plan.new_text), ()
+            )
+            _write_stdout(change.diff(workspace_path(source.file)))
+    report = summary_lines(outcome, diff or dry_run, workspace_path)
+    click.echo("\n".join(report), err=diff)
+    for error in outcome.errors:
+        click.echo(f"autobot-guard: input error: {error.display()}", err=True)
+    threshold = None if fail_on == "never" else Severity(fail_on)
+    _exit(2 if outcome.errors else outcome.after.exit_code(threshold))
+
+
+def _autofix_text(autofix: Any) -> str:
+    """What `fix` does for a rule, and what it leaves to a human (rules/base.py)."""
+    if autofix.does is None:
+        return f"Changes nothing: the remedy needs a human. {autofix.leaves}".strip()
+    return f"{autofix.does} {autofix.leaves}".strip()
+
+
 def _rego_catalogue(directory: str | None) -> list[Any]:
     """The Rego rules of `directory` (default: bundled); UsageError if unreadable."""
     from .rego.catalogue import rego_rules
@@ -358,6 +468,7 @@ def explain(rule_id: str, rego_policies: str | None) -> None:
     click.echo(f"{rule.id} (default severity: {rule.default_severity.value})\n")
     click.echo(rule.documentation())
     click.echo(f"\nHow to fix:\n  {rule.fix}")
+    click.echo(f"\nautobot-guard fix:\n  {_autofix_text(rule.autofix)}")
     params = {k: v for k, v in settings.items() if k not in ("enabled", "severity")}
     if params:
         click.echo("\nParameters (policy pack: rules." + rule.id + "):")

@@ -147,4 +147,5 @@ def finding_of(
         resource=resource.ref,
         path=render_path(violation.path),
         exempt_reason=reason if rule_id in exempt_ids and reason else None,
+        edits=violation.edits,
     )

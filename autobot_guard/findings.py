@@ -9,6 +9,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .edits import Edit
+    from .fix.suggest import FileChange, Suggestion
     from .gate.baseline import Outcome
 
 
@@ -70,6 +72,8 @@ class Finding:
     resource: ResourceRef
     path: str
     exempt_reason: str | None = None
+    edits: tuple[Edit, ...] = ()  # the rule's fix for it, if it has one (see edits.py)
+    suggestion: Suggestion | None = None  # the fix as text, with `check --suggest-fixes`
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -125,6 +129,8 @@ class Report:
     baseline: Outcome | None = None  # what `check --baseline` suppressed and saw fixed
     # rule id -> (summary, documentation, severity) of rules outside the registry (Rego)
     rule_docs: dict[str, tuple[str, str, Severity]] = field(default_factory=dict)
+    # with `check --suggest-fixes`: every file the verified fixes change, old and new text
+    changes: list[FileChange] = field(default_factory=list)
 
     def add(self, findings: Iterable[Finding]) -> None:
         """File findings (exempted ones apart) and keep both lists in report order."""

@@ -46,6 +46,9 @@ INPUTS = {
     "changed-since",
     "baseline",
     "python-version",
+    "suggest-fixes",
+    "review-suggestions",
+    "github-token",
 }
 
 

@@ -52,6 +52,8 @@ def render(report: Report, *, color: bool = False) -> str:
         per_rule = Counter(finding.rule for finding in report.findings)
         lines += [f"| {escape(rule)} | {count} |" for rule, count in sorted(per_rule.items())]
         lines.append("")
+    if report.changes:
+        lines += _suggested_changes(report)
     if report.baseline is not None:
         lines += _baseline(report)
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -80,6 +82,26 @@ def _tables(report: Report) -> list[str]:
         lines.append("")
     if len(report.findings) > shown:
         lines += [f"… and {len(report.findings) - shown} more findings (see the SARIF).", ""]
+    return lines
+
+
+def _suggested_changes(report: Report) -> list[str]:
+    """`check --suggest-fixes`: each file's verified fixes as a diff (`autobot-guard fix`
+    applies them)."""
+    from ..fix.suggest import fence
+
+    fixable = sum(1 for finding in report.findings if finding.suggestion is not None)
+    lines = [
+        "### Suggested fixes",
+        "",
+        f"`autobot-guard fix` removes {plural(fixable, 'finding')} with these changes, "
+        "verified by a re-check:",
+        "",
+    ]
+    for change in report.changes:
+        name = _display(change.file)
+        lines += [f"#### {escape(name)} ({escape(', '.join(change.rules))})", ""]
+        lines += [fence(change.diff(name), "diff"), ""]
     return lines
 
 

@@ -117,6 +117,10 @@ def _result(
             "severity": finding.severity.value,
         },
     }
+    if finding.suggestion is not None:  # check --suggest-fixes: the verified fix
+        from ..fix.suggest import sarif_fixes
+
+        result["fixes"] = sarif_fixes(finding, artifact_location(finding.file))
     if suppressed:
         suppression: dict[str, Any] = {"kind": "inSource", "status": "accepted"}
         if finding.exempt_reason:

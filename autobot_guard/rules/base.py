@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..edits import NO_AUTOFIX, AutoFix, Edit
 from ..findings import Severity
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ class Violation(NamedTuple):
     message: str
     fix: str | None = None  # overrides the rule's generic fix when a specific one helps more
     severity_cap: Severity | None = None  # e.g. `schema` reports unknown kinds as info at most
+    edits: tuple[Edit, ...] = ()  # what `autobot-guard fix` changes to remove it (edits.py)
 
 
 @dataclass(slots=True)
@@ -51,6 +53,7 @@ class Rule:
     default_severity: ClassVar[Severity]
     summary: ClassVar[str]  # one line for `autobot-guard rules`
     fix: ClassVar[str]
+    autofix: ClassVar[AutoFix] = NO_AUTOFIX  # what `autobot-guard fix` does (`explain` says)
     kinds: ClassVar[frozenset[str] | None] = None  # None: called for every resource
     Settings: ClassVar[type[RuleSettings]] = RuleSettings
     failing_example: ClassVar[str]

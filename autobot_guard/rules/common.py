@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from ..inventory import Inventory
@@ -125,3 +126,44 @@ def name_list(resources: list[Resource], limit: int = 2) -> str:
     shown = ", ".join(object_label(resource) for resource in resources[:limit])
     extra = len(resources) - limit
     return shown if extra <= 0 else f"{shown}, +{extra} more"
+
+
+def selector_of(resource: Resource) -> dict[str, Any] | None:
+    """A label selector for exactly the pods of a workload, as a new object would carry it.
+
+    The workload's own `spec.selector` (matchLabels / matchExpressions), or for a bare Pod,
+    a Job or a CronJob (whose selectors Kubernetes generates) the pod template's labels.
+    None when there is nothing to select by: a new object would then need a human.
+    """
+    if resource.kind in ("Pod", "Job", "CronJob"):
+        labels = resource.pod_labels
+        if labels and all(isinstance(v, str) for v in labels.values()):
+            return {"matchLabels": dict(labels)}
+        return None
+    selector = resource.get("spec", "selector")
+    if not isinstance(selector, dict):
+        return None
+    out = {
+        k: copy.deepcopy(selector[k]) for k in ("matchLabels", "matchExpressions") if k in selector
+    }
+    return out if any(out.values()) else None
+
+
+def new_metadata(resource: Resource, name: str) -> dict[str, Any]:
+    """metadata of a new object written beside `resource`: its name, the namespace the
+    resource's file names (none if it names none) and the resource's own labels."""
+    metadata: dict[str, Any] = {"name": name}
+    if isinstance(resource.metadata.get("namespace"), str):
+        metadata["namespace"] = resource.metadata["namespace"]
+    labels = resource.metadata.get("labels")
+    if isinstance(labels, dict) and labels:
+        metadata["labels"] = copy.deepcopy(labels)
+    return metadata
+
+
+def free_name(inventory: Inventory, kind: str, resource: Resource, *names: str) -> str | None:
+    """The first of `names` that no object of `kind` in the resource's namespace has."""
+    for name in names:
+        if inventory.find(kind, resource.namespace, name) is None:
+            return name
+    return None

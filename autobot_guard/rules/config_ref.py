@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
+from ..edits import AutoFix
 from ..findings import Severity
 from ..inventory import Inventory
 from ..resources import WORKLOADS, FieldPath, Resource, iter_pod_volumes
@@ -181,6 +182,11 @@ class ConfigRef(Rule):
     )
     kinds = WORKLOADS
     Settings = ConfigRefSettings
+    autofix = AutoFix(
+        None,
+        "Creating the ConfigMap or Secret, fixing a name, or marking the reference "
+        "`optional` (only right if the workload copes without it) needs a human.",
+    )
     failing_example = """\
 apiVersion: apps/v1
 kind: Deployment

@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ..edits import AutoFix
 from ..findings import Severity
 from ..inventory import Inventory
 from ..resources import WORKLOADS, Resource
@@ -174,6 +175,10 @@ class DnsEgress(Rule):
         "component needs."
     )
     kinds = WORKLOADS
+    autofix = AutoFix(
+        None,
+        "Which egress to allow (DNS and beyond) is a network design decision: never guessed.",
+    )
     failing_example = """\
 apiVersion: apps/v1
 kind: Deployment

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ..edits import AutoFix
 from ..findings import Severity
 from ..resources import Resource
 from .base import Context, Rule, Violation
@@ -29,6 +30,10 @@ class Exemption(Rule):
     fix = (
         f'Add `{REASON}: "<why this object cannot comply>"` next to `{EXEMPT}`, '
         "and use rule ids from `autobot-guard rules`."
+    )
+    autofix = AutoFix(
+        None,
+        "An exemption's reason or rule ids are the exempting person's to write.",
     )
     failing_example = """\
 apiVersion: apps/v1

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 from pydantic import Field
 
+from ..edits import AutoFix, SetField
 from ..findings import Severity
 from ..resources import Resource
 from .base import Context, Rule, RuleSettings, Violation
@@ -32,6 +33,12 @@ class HpaReplicas(Rule):
     default_severity = Severity.ERROR
     summary = "HPAs keep at least minReplicas pods and maxReplicas >= minReplicas"
     fix = "Set `spec.minReplicas` to at least the minimum and `spec.maxReplicas` above it."
+    autofix = AutoFix(
+        "Sets `spec.minReplicas` to the minimum (written before `maxReplicas` when it was "
+        "missing); not applied when `maxReplicas` is below the minimum.",
+        "A `maxReplicas` below `minReplicas` is left to a human: how far to scale out is a "
+        "capacity decision.",
+    )
     kinds = frozenset({"HorizontalPodAutoscaler"})
     Settings = HpaReplicasSettings
     failing_example = """\
@@ -61,12 +68,14 @@ spec:
                     ("spec",),
                     f"HorizontalPodAutoscaler {resource.name!r} sets no minReplicas, so it scales "
                     f"down to 1 replica; at least {required} are required",
+                    edits=(SetField(("spec", "minReplicas"), required, before="maxReplicas"),),
                 )
             else:
                 yield Violation(
                     ("spec", "minReplicas"),
                     f"HorizontalPodAutoscaler {resource.name!r} minReplicas {minimum} is below "
                     f"the minimum {required}",
+                    edits=(SetField(("spec", "minReplicas"), required),),
                 )
         maximum = as_int(resource.get("spec", "maxReplicas"))
         if maximum is not None and maximum < minimum:

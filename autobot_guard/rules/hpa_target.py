@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ..edits import AutoFix
 from ..findings import Severity
 from ..quantities import parse_quantity
 from ..resources import Container, FieldPath, Resource
@@ -48,6 +49,11 @@ class HpaTarget(Rule):
         "utilization, or use an `AverageValue` target."
     )
     kinds = frozenset({"HorizontalPodAutoscaler"})
+    autofix = AutoFix(
+        None,
+        "Requests (how much a container needs) and scale targets are sizing decisions: "
+        "never guessed.",
+    )
     failing_example = """\
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler

@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from ..edits import AutoFix
 from ..findings import Severity
 from ..resources import WORKLOADS, Resource
 from .base import Context, Rule, Violation
@@ -51,6 +52,10 @@ class ImageTag(Rule):
         "or a digest (`...@sha256:<digest>`)."
     )
     kinds = WORKLOADS
+    autofix = AutoFix(
+        None,
+        "The image to run is a release decision: a tag or digest is never guessed.",
+    )
     failing_example = """\
 apiVersion: apps/v1
 kind: Deployment

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ..edits import AutoFix
 from ..findings import Severity
 from ..resources import LONG_RUNNING, Resource
 from .base import Context, Rule, Violation
@@ -30,6 +31,11 @@ class LivenessProbe(Rule):
     )
     kinds = LONG_RUNNING
     probe_field = "livenessProbe"
+    autofix = AutoFix(
+        None,
+        "A probe's endpoint, port and timings must be ones the application serves and "
+        "survives: never guessed.",
+    )
     failing_example = """\
 apiVersion: apps/v1
 kind: Deployment

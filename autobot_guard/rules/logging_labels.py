@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 from pydantic import Field
 
+from ..edits import AutoFix, SetField
 from ..findings import Severity
 from ..resources import WORKLOADS, Resource
 from .base import Context, Rule, RuleSettings, Violation
@@ -43,6 +44,12 @@ class LoggingLabels(Rule):
         "Add the missing labels to the pod template's `metadata.labels` (e.g. "
         '`app: autobot-<name>`, `component: <role>`, `logging: "centralized"`).'
     )
+    autofix = AutoFix(
+        "Adds each missing label, or corrects it, when its value is known: the value the pack "
+        "requires, else the workload's selector (`matchLabels`), else the workload's own "
+        "labels; `app` falls back to the workload's name.",
+        "A label with neither (usually `component`: the workload's role) is left to a human.",
+    )
     kinds = WORKLOADS
     Settings = LoggingLabelsSettings
     failing_example = """\
@@ -71,16 +78,33 @@ spec:
         required: dict[str, str | None] = self.settings.requiredLabels
         for key, wanted in required.items():
             value = labels.get(key)
+            known = wanted if wanted is not None else _derived(resource, key)
+            edits = (SetField((*labels_path, key), known, before="spec"),) if known else ()
             if value is None:
                 need = f" (required: {wanted!r})" if wanted is not None else ""
                 yield Violation(
                     existing_path(resource, labels_path),
                     f"{whose} has no label {key!r}{need}",
+                    edits=edits,
                 )
             elif wanted is None and str(value) == "":
-                yield Violation((*labels_path, key), f"{whose} label {key!r} is empty")
+                yield Violation((*labels_path, key), f"{whose} label {key!r} is empty", edits=edits)
             elif wanted is not None and str(value) != wanted:
                 yield Violation(
                     (*labels_path, key),
                     f"{whose} label {key!r} is {str(value)!r}; {wanted!r} is required",
+                    edits=edits,
                 )
+
+
+def _derived(resource: Resource, key: str) -> str | None:
+    """The value a label must have on the pods, where the workload says it: its selector's
+    matchLabels (the pods must carry it to be selected), its own labels, and for `app` its
+    name (the convention `app: <workload name>`)."""
+    selector = resource.get("spec", "selector")
+    match_labels = selector.get("matchLabels") if isinstance(selector, dict) else None
+    for source in (match_labels, resource.metadata.get("labels")):
+        value = source.get(key) if isinstance(source, dict) else None
+        if isinstance(value, str) and value:
+            return value
+    return resource.name if key == "app" and resource.name else None

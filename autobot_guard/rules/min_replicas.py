@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 from pydantic import Field
 
+from ..edits import AutoFix, SetField
 from ..findings import Severity
 from ..resources import Resource
 from .base import Context, Rule, RuleSettings, Violation
@@ -34,6 +35,11 @@ class MinReplicas(Rule):
     fix = (
         "Set `spec.replicas` to at least the minimum (or let a HorizontalPodAutoscaler with "
         "a sufficient `minReplicas` scale the workload)."
+    )
+    autofix = AutoFix(
+        "Sets `spec.replicas` to `minReplicas` (written before `selector` when it was missing).",
+        "Under a HorizontalPodAutoscaler the fix is to remove `spec.replicas`, which drops "
+        "what the file says about the scale: left to a human.",
     )
     kinds = frozenset({"Deployment", "StatefulSet"})
     Settings = MinReplicasSettings
@@ -67,6 +73,7 @@ spec:
                     ("spec",),
                     f"{resource.kind} {resource.name!r} sets no spec.replicas, so it runs 1 "
                     f"replica; at least {minimum} are required",
+                    edits=(SetField(("spec", "replicas"), minimum, before="selector"),),
                 )
             return
         count = as_int(value)
@@ -75,6 +82,7 @@ spec:
                 ("spec", "replicas"),
                 f"{resource.kind} {resource.name!r} runs {count} "
                 f"replica{'' if count == 1 else 's'}; at least {minimum} are required",
+                edits=(SetField(("spec", "replicas"), minimum),),
             )
 
     @staticmethod

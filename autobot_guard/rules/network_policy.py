@@ -1,15 +1,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from pydantic import Field
 
+from ..edits import AddDocument, AutoFix
 from ..findings import Severity
 from ..inventory import Inventory
 from ..resources import WORKLOADS, Resource
 from ..selectors import Selector, parse_label_selector
 from .base import Context, Rule, RuleSettings, Violation
-from .common import describe_labels, object_label, pod_labels_path
+from .common import (
+    describe_labels,
+    free_name,
+    new_metadata,
+    object_label,
+    pod_labels_path,
+    selector_of,
+)
 
 NETWORKING_GROUP = "networking.k8s.io"
 
@@ -109,6 +118,16 @@ class NetworkPolicy(Rule):
         "labels (a namespace-wide default-deny with `podSelector: {}` covers every pod), then "
         "allow the traffic the component really needs."
     )
+    autofix = AutoFix(
+        "Writes an Ingress NetworkPolicy skeleton as a new document right after the "
+        "workload: it selects the workload's pods (its selector) and admits the pods of the "
+        "same namespace on the ports the containers declare (none declared: no ingress at "
+        "all). Narrow `from` to the real clients before relying on it; traffic from other "
+        "namespaces (an ingress controller, monitoring) is refused until you allow it.",
+        "A workload without a selector or pod labels, and a missing Egress policy "
+        "(`requireEgress`), are left to a human: which destinations to allow is theirs to "
+        "say.",
+    )
     kinds = WORKLOADS
     Settings = NetworkPolicySettings
     failing_example = """\
@@ -145,4 +164,42 @@ spec:
                     pod_labels_path(resource),
                     f"no NetworkPolicy with {policy_type} selects the pods of "
                     f"{object_label(resource)} ({describe_labels(resource.pod_labels)})",
+                    edits=_skeleton(resource, context) if policy_type == "Ingress" else (),
                 )
+
+
+def _skeleton(resource: Resource, context: Context) -> tuple[AddDocument, ...]:
+    """An Ingress NetworkPolicy for the workload's pods: its own namespace on its ports."""
+    selector = selector_of(resource)
+    name = free_name(context.inventory, "NetworkPolicy", resource, f"{resource.name}-ingress")
+    if selector is None or name is None:
+        return ()
+    ports: list[dict[str, Any]] = []
+    for container in resource.containers():
+        for port in container.data.get("ports") or []:
+            number = port.get("containerPort") if isinstance(port, dict) else None
+            if isinstance(number, int) and not isinstance(number, bool):
+                protocol = port.get("protocol") if isinstance(port.get("protocol"), str) else "TCP"
+                entry = {"protocol": protocol, "port": number}
+                if entry not in ports:
+                    ports.append(entry)
+    spec: dict[str, Any] = {"podSelector": selector, "policyTypes": ["Ingress"]}
+    if ports:
+        spec["ingress"] = [{"from": [{"podSelector": {}}], "ports": ports}]
+    policy = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": new_metadata(resource, name),
+        "spec": spec,
+    }
+    admits = (
+        "admits the pods of this namespace on the declared ports"
+        if ports
+        else "admits no traffic (no container declares a port)"
+    )
+    comment = (
+        f"Skeleton written by `autobot-guard fix` (rule network-policy) for {resource.kind} "
+        f"{resource.name}: {admits}.\nNarrow `from` to the real clients; other namespaces "
+        "(an ingress controller, monitoring) are refused until allowed here."
+    )
+    return (AddDocument(policy, comment),)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ..edits import AutoFix
 from ..findings import Severity
 from ..resources import Resource
 from .base import Context, Rule, Violation
@@ -30,6 +31,10 @@ class NetworkPolicyTarget(Rule):
         "meant for (same namespace), or delete the policy if those workloads are gone."
     )
     kinds = frozenset({"NetworkPolicy"})
+    autofix = AutoFix(
+        None,
+        "Whether the policy's selector or the pods' labels are wrong needs a human.",
+    )
     failing_example = """\
 apiVersion: apps/v1
 kind: Deployment

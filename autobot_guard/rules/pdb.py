@@ -5,12 +5,23 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ..edits import AddDocument, AutoFix
 from ..findings import Severity
 from ..inventory import Inventory
 from ..resources import Resource
 from ..selectors import parse_label_selector
 from .base import Context, Rule, Violation
-from .common import as_int, describe_labels, hpa_for, name_list, object_label, pod_labels_path
+from .common import (
+    as_int,
+    describe_labels,
+    free_name,
+    hpa_for,
+    name_list,
+    new_metadata,
+    object_label,
+    pod_labels_path,
+    selector_of,
+)
 from .common import replicas as replica_count
 
 SCOPE = frozenset({"Deployment", "StatefulSet", "ReplicaSet"})
@@ -110,6 +121,13 @@ class PodDisruptionBudget(Rule):
         "Add a policy/v1 PodDisruptionBudget whose selector matches the pod labels, with "
         "`maxUnavailable: 1` (or `minAvailable` below the minimum replica count)."
     )
+    autofix = AutoFix(
+        "Writes a policy/v1 PodDisruptionBudget with `maxUnavailable: 1` and the workload's "
+        "own selector as a new document right after the workload, named like it (or "
+        "`<name>-pdb` when that name is taken).",
+        "A workload without a selector, pods selected by several PDBs, and a PDB that allows "
+        "no disruption are left to a human: which budget is right is theirs to say.",
+    )
     kinds = SCOPE | {"PodDisruptionBudget"}
     failing_example = """\
 apiVersion: apps/v1
@@ -162,6 +180,7 @@ spec:
                 pod_labels_path(resource),
                 f"no PodDisruptionBudget selects the pods of {object_label(resource)} "
                 f"({scale}; {describe_labels(resource.pod_labels)})",
+                edits=_skeleton(resource, context),
             )
 
     @staticmethod
@@ -173,3 +192,24 @@ spec:
             f"{object_label(budget.pdb)} blocks node drains: {setting} with {budget.pods} pods "
             f"({name_list(budget.workloads)})",
         )
+
+
+def _skeleton(resource: Resource, context: Context) -> tuple[AddDocument, ...]:
+    """A PodDisruptionBudget for the workload's pods, allowing one pod down at a time."""
+    selector = selector_of(resource)
+    name = free_name(
+        context.inventory, "PodDisruptionBudget", resource, resource.name, f"{resource.name}-pdb"
+    )
+    if selector is None or name is None:
+        return ()
+    budget = {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": new_metadata(resource, name),
+        "spec": {"maxUnavailable": 1, "selector": selector},
+    }
+    comment = (
+        f"Written by `autobot-guard fix` (rule pdb) for {resource.kind} {resource.name}: "
+        "drains evict at most one of its pods at a time."
+    )
+    return (AddDocument(budget, comment),)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ..edits import AutoFix
 from ..findings import Severity
 from ..resources import WORKLOADS, Container, Resource
 from .base import Context, Rule, Violation
@@ -34,6 +35,10 @@ class ProbePort(Rule):
         "declare the port the process listens on under the container's `ports`."
     )
     kinds = WORKLOADS
+    autofix = AutoFix(
+        None,
+        "Whether the probe or the declared ports are wrong only the application's owner knows.",
+    )
     failing_example = """\
 apiVersion: apps/v1
 kind: Deployment

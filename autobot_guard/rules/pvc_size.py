@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..edits import AutoFix
 from ..findings import Severity
 from ..quantities import parse_quantity
 from ..resources import FieldPath, Resource
@@ -110,6 +111,7 @@ class PvcSize(Rule):
     )
     kinds = frozenset({"PersistentVolumeClaim", "StatefulSet"})
     Settings = PvcSizeSettings
+    autofix = AutoFix(None, "How much storage a claim needs is a sizing decision: never guessed.")
     failing_example = """\
 apiVersion: apps/v1
 kind: StatefulSet

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from ..edits import AutoFix
 from ..findings import Severity
 from .liveness_probe import LivenessProbe
 
@@ -24,6 +25,10 @@ class ReadinessProbe(LivenessProbe):
         "`redis-cli ping` / `pg_isready`."
     )
     probe_field = "readinessProbe"
+    autofix = AutoFix(
+        None,
+        "A probe's endpoint, port and timings must be ones the application serves: never guessed.",
+    )
     failing_example = LivenessProbe.passing_example.replace(
         "        readinessProbe: {httpGet: {path: /health, port: 8000}}\n", ""
     )

@@ -5,9 +5,10 @@ from decimal import Decimal
 
 from pydantic import Field, field_validator
 
+from ..edits import AutoFix, SetField
 from ..findings import Severity
 from ..quantities import parse_quantity
-from ..resources import WORKLOADS, Container, Resource
+from ..resources import WORKLOADS, Container, FieldPath, Resource
 from .base import Context, Rule, RuleSettings, Violation
 from .common import container_label, existing_path, mapping_at
 
@@ -26,8 +27,15 @@ class ResourceLimitsSettings(RuleSettings):
     maxCpu: str | None = Field(
         default=None, description="Largest cpu limit allowed, as a quantity (e.g. 4 or 4000m)."
     )
+    defaultMemory: str | None = Field(
+        default=None,
+        description=(
+            "The memory limit `autobot-guard fix` writes where a container has none (and its "
+            "memory request is not larger); without it, fix writes none."
+        ),
+    )
 
-    @field_validator("minMemory", "maxMemory", "maxCpu")
+    @field_validator("minMemory", "maxMemory", "maxCpu", "defaultMemory")
     @classmethod
     def _quantity(cls, value: str | None) -> str | None:
         if value is not None and parse_quantity(value) is None:
@@ -56,6 +64,12 @@ class ResourceLimits(Rule):
     fix = (
         "Set `resources.limits.memory` (usually equal to or somewhat above the memory "
         "request) and keep every limit at or above its request."
+    )
+    autofix = AutoFix(
+        "Sets a missing `resources.limits.memory` to the pack's `defaultMemory`, when the pack "
+        "sets one and the container's memory request is not larger.",
+        "Without `defaultMemory`, a request above it, a cpu limit, a limit below its request "
+        "or outside the bounds: the right size is the workload owner's call.",
     )
     kinds = WORKLOADS
     Settings = ResourceLimitsSettings
@@ -89,9 +103,21 @@ spec:
                     yield Violation(
                         existing_path(resource, path),
                         f"{container_label(container)} has no {name} limit",
+                        edits=self._default_limit(container, path) if name == "memory" else (),
                     )
             yield from self._against_requests(container, limits)
             yield from self._within_bounds(container, limits)
+
+    def _default_limit(self, container: Container, path: FieldPath) -> tuple[SetField, ...]:
+        """The pack's defaultMemory as the limit, unless the request asks for more."""
+        default: str | None = self.settings.defaultMemory
+        if default is None:
+            return ()
+        request = parse_quantity(mapping_at(container.data, "resources", "requests").get("memory"))
+        allowed = parse_quantity(default)
+        if allowed is None or (request is not None and request > allowed):
+            return ()
+        return (SetField(path, default),)
 
     def _against_requests(
         self, container: Container, limits: dict[str, object]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ..edits import AutoFix
 from ..findings import Severity
 from ..resources import WORKLOADS, Resource
 from .base import Context, Rule, Violation
@@ -33,6 +34,10 @@ class ResourceRequests(Rule):
         "usage (e.g. from `kubectl top pod` or the VM's metrics)."
     )
     kinds = WORKLOADS
+    autofix = AutoFix(
+        None,
+        "How much cpu and memory a container needs is a sizing decision: never guessed.",
+    )
     failing_example = """\
 apiVersion: apps/v1
 kind: Deployment

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import Field
 
+from ..edits import AutoFix
 from ..findings import Severity
 from ..resources import Resource
 from .base import Context, Rule, RuleSettings, Violation
@@ -51,6 +52,7 @@ class Schema(Rule):
         "`kubectl explain KIND.FIELD` shows the schema."
     )
     Settings = SchemaSettings
+    autofix = AutoFix(None, "What a malformed field was meant to say needs a human.")
     failing_example = """\
 apiVersion: v1
 kind: Service

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ..edits import AppendItem, AutoFix, Edit, SetField
 from ..findings import Severity
 from ..resources import WORKLOADS, Container, FieldPath, Resource
 from .base import Context, Rule, Violation
@@ -37,6 +38,15 @@ class SecurityContext(Rule):
         "Set `securityContext: {runAsNonRoot: true, allowPrivilegeEscalation: false, "
         "capabilities: {drop: [ALL]}, seccompProfile: {type: RuntimeDefault}}` on the "
         "container (runAsNonRoot and seccompProfile may go on the pod instead)."
+    )
+    autofix = AutoFix(
+        "Writes the restricted defaults a container leaves unset into its securityContext: "
+        "`runAsNonRoot: true`, `allowPrivilegeEscalation: false`, `ALL` added to "
+        "`capabilities.drop`, `seccompProfile: {type: RuntimeDefault}`. Check that the image "
+        "runs as a non-root user (set `runAsUser` if its USER is root) before applying.",
+        "A value written on purpose (`privileged: true`, `allowPrivilegeEscalation: true`, "
+        "`runAsNonRoot: false`, an Unconfined seccomp profile, on the container or the pod) is "
+        "left to a human: the workload may need it, and then it needs an exemption.",
     )
     kinds = WORKLOADS
     failing_example = """\
@@ -82,31 +92,55 @@ def _container(container: Container, pod: dict[str, object]) -> Iterator[Violati
             node = node.get(part) if isinstance(node, dict) else None
         return (*container.path, "securityContext", *field) if node is not None else base
 
+    def default(*field: str, value: object, unset: bool) -> tuple[Edit, ...]:
+        """Setting the restricted value is the fix only where nobody chose another one."""
+        return (SetField((*container.path, "securityContext", *field), value),) if unset else ()
+
     non_root = own.get("runAsNonRoot", pod.get("runAsNonRoot"))
     if non_root is not True:
         yield Violation(
             at("runAsNonRoot"),
             f"{label} does not set runAsNonRoot: true (container or pod securityContext)",
+            edits=default("runAsNonRoot", value=True, unset="runAsNonRoot" not in own | pod),
         )
     if own.get("allowPrivilegeEscalation") is not False:
+        added = mapping_at(own, "capabilities").get("add")
+        # The API server refuses allowPrivilegeEscalation: false beside these two.
+        needs_escalation = own.get("privileged") is True or (
+            isinstance(added, list) and ("SYS_ADMIN" in added or "CAP_SYS_ADMIN" in added)
+        )
         yield Violation(
             at("allowPrivilegeEscalation"),
             f"{label} does not set securityContext.allowPrivilegeEscalation: false",
+            edits=default(
+                "allowPrivilegeEscalation",
+                value=False,
+                unset="allowPrivilegeEscalation" not in own and not needs_escalation,
+            ),
         )
     if own.get("privileged") is True:
         yield Violation(at("privileged"), f"{label} runs privileged (securityContext.privileged)")
     drop = mapping_at(own, "capabilities").get("drop")
     if not isinstance(drop, list) or "ALL" not in drop:
+        drop_path = (*container.path, "securityContext", "capabilities", "drop")
+        edits: tuple[Edit, ...] = ()
+        if isinstance(drop, list):
+            edits = (AppendItem(drop_path, "ALL"),)
+        elif drop is None and isinstance(own.get("capabilities") or {}, dict):
+            edits = (SetField(drop_path, ["ALL"]),)
         yield Violation(
             at("capabilities", "drop"),
             f"{label} does not drop ALL capabilities (securityContext.capabilities.drop)",
+            edits=edits,
         )
     seccomp = mapping_at(own, "seccompProfile") or mapping_at(pod, "seccompProfile")
     if seccomp.get("type") not in SECCOMP_CONFINED:
         found = seccomp.get("type")
         shown = f"seccompProfile type {found}" if found is not None else "no seccompProfile"
+        chosen = own.get("seccompProfile") is not None or pod.get("seccompProfile") is not None
         yield Violation(
             at("seccompProfile", "type"),
             f"{label} has {shown}; RuntimeDefault or Localhost is required "
             "(container or pod securityContext)",
+            edits=default("seccompProfile", value={"type": "RuntimeDefault"}, unset=not chosen),
         )

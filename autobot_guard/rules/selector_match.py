@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from ..edits import AutoFix
 from ..findings import Severity
 from ..resources import FieldPath, Resource
 from ..selectors import Requirement, Selector, parse_label_selector, parse_map_selector
@@ -35,6 +36,11 @@ class SelectorMatch(Rule):
         "(usually just `app: autobot-<name>`); selectors are immutable, so choose it once."
     )
     kinds = frozenset({*SELECTOR_REQUIRED, "ReplicationController", "Job"})
+    autofix = AutoFix(
+        None,
+        "Which of selector and labels is right needs a human (`logging-labels` adds "
+        "labels a selector names).",
+    )
     failing_example = """\
 apiVersion: apps/v1
 kind: StatefulSet

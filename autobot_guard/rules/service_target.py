@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ..edits import AutoFix
 from ..findings import Severity
 from ..resources import Resource
 from ..selectors import parse_map_selector
@@ -46,6 +47,10 @@ class ServiceTarget(Rule):
         "namespace) and use a targetPort name declared in the container's ports, or a number."
     )
     kinds = frozenset({"Service"})
+    autofix = AutoFix(
+        None,
+        "Whether the Service's selector or the pods' labels are wrong needs a human.",
+    )
     failing_example = """\
 apiVersion: apps/v1
 kind: Deployment

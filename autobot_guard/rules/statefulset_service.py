@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ..edits import AutoFix
 from ..findings import Severity
 from ..resources import Resource
 from ..selectors import parse_map_selector
@@ -30,6 +31,10 @@ class StatefulSetService(Rule):
         "selector matches the StatefulSet's pod template labels."
     )
     kinds = frozenset({"StatefulSet"})
+    autofix = AutoFix(
+        None,
+        "A governing Service (ports, selector) or a different serviceName needs a human.",
+    )
     failing_example = """\
 apiVersion: apps/v1
 kind: StatefulSet

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ..edits import AutoFix
 from ..findings import Severity
 from ..resources import WORKLOADS, Resource, iter_pod_volumes
 from .base import Context, Rule, Violation
@@ -41,6 +42,10 @@ class VolumeMount(Rule):
         "data, under `spec.volumeClaimTemplates`), or correct the mount's name."
     )
     kinds = WORKLOADS
+    autofix = AutoFix(
+        None,
+        "Whether a volume, a claim template or a different mount name is meant needs a human.",
+    )
     failing_example = """\
 apiVersion: apps/v1
 kind: StatefulSet

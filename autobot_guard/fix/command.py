@@ -11,13 +11,13 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import UsageError
 from ..findings import Finding, InputError, Report
-from .plan import Plan, Planner, SourceFile, load, plan, read_sources
+from .plan import Plan, Planner, SourceFile, _finder, load, plan, read_sources
 
 if TYPE_CHECKING:
     from ..config import PolicyPack
@@ -152,19 +152,8 @@ def _read_only(
             failed.add(source.file)
 
 
-def _resource_finder(planner: Planner):  # type: ignore[no-untyped-def]
-    """finding -> the resource it is about: same file and object, the last document that
-    starts at or before the finding's line (an object may be written twice)."""
-    index: dict[tuple[str, str], list[Resource]] = {}
-    for resource in planner.loaded.resources:
-        index.setdefault((resource.document.file, resource.ref.display()), []).append(resource)
-
-    def find(finding: Finding) -> Resource | None:
-        found = index.get((finding.file, finding.resource.display()), [])
-        before = [r for r in found if r.document.start_line <= finding.line]
-        return (before or found or [None])[-1]
-
-    return find
+def _resource_finder(planner: Planner) -> Callable[[Finding], Resource | None]:
+    return _finder(planner.loaded.resources)
 
 
 def write_if_unchanged(source: SourceFile, content: bytes) -> str | None:
@@ -228,6 +217,12 @@ def summary_lines(outcome: FixOutcome, dry: bool, path_of) -> list[str]:  # type
                 f"  {finding.line}: {finding.rule} {finding.resource.display()}: "
                 f"{candidate.describe()}"
             )
+        for candidate in planned[file].follow_ups if file in planned else []:
+            finding = candidate.finding
+            lines.append(
+                f"  also: {finding.rule} {finding.resource.display()}: {candidate.describe()} "
+                "(the fixes above need it)"
+            )
         for finding, reason in sorted(rejected_by_file.get(file, []), key=lambda x: x[0].order()):
             where = f"{finding.rule} {finding.resource.display()}"
             lines.append(f"  {finding.line}: not fixed: {where}: {reason}")
@@ -237,6 +232,8 @@ def summary_lines(outcome: FixOutcome, dry: bool, path_of) -> list[str]:  # type
     files = len([p for p in outcome.plan.files if p.source.file not in outcome.failed])
     remaining = len(outcome.after.findings) if not outcome.failed else None
     tail = "" if remaining is None else f"; {_count(remaining, 'finding')} remain"
+    if remaining == 1:
+        tail += "s"
     if fixed_total:
         lines.append(
             f"autobot-guard fix: {verb} {_count(fixed_total, 'finding')} in "

@@ -81,6 +81,7 @@ class FilePlan:
     source: SourceFile
     new_text: str  # newlines as \n
     fixed: list[Candidate]
+    follow_ups: list[Candidate] = field(default_factory=list)  # fixed in the second pass
 
 
 @dataclass(slots=True)
@@ -187,6 +188,18 @@ class Planner:
             run.finish(report)
         return report
 
+    def follow_ups(self, after: Report, accepted: Sequence[Candidate]) -> list[Finding]:
+        """The findings of `after` beyond what `accepted` leaves of the check before."""
+        allowed = self.before_keys - Counter(key(c.finding) for c in accepted)
+        out = []
+        for finding in after.findings:
+            k = key(finding)
+            if allowed[k] > 0:
+                allowed[k] -= 1
+            else:
+                out.append(finding)
+        return out
+
     def render(self, candidates: Sequence[Candidate]) -> tuple[dict[str, str], dict[int, str]]:
         """The new text of each file the candidates edit, and why some could not be applied
         (id(finding) -> reason)."""
@@ -212,8 +225,14 @@ class Planner:
                 texts[file] = new_text
         return texts, failed
 
-    def problem(self, after: Report, accepted: Sequence[Candidate]) -> str | None:
-        """Why the re-check rejects `accepted` together, or None when it agrees."""
+    def problem(
+        self, after: Report, accepted: Sequence[Candidate], tolerant: bool = False
+    ) -> str | None:
+        """Why the re-check rejects `accepted` together, or None when it agrees.
+
+        `tolerant`: a new finding that has a fix of its own is no objection (a second pass
+        fixes it: raising replicas to 2 brings the need for a PodDisruptionBudget).
+        """
         new_errors = [e for e in after.errors if (e.file, e.message) not in self.before_errors]
         if new_errors:
             return f"the edited file would not load: {new_errors[0].display()}"
@@ -224,6 +243,8 @@ class Planner:
             if after_keys[k] > self.before_keys[k] - fixed[k]:
                 if fixed[k]:
                     return f"the re-check still reports it: {finding.message}"
+                if tolerant and finding.edits:
+                    continue
                 return (
                     f"it would bring a new finding: {finding.rule} on "
                     f"{finding.resource.display()}: {finding.message}"
@@ -267,17 +288,91 @@ def plan(
     # Field edits before new documents: a new PodDisruptionBudget or NetworkPolicy selects
     # the pods by labels that a field edit of the same run may add.
     feasible.sort(key=lambda c: all(isinstance(e, AddDocument) for e in c.edits))
-    accepted, after = _settle(planner, [], feasible, result.rejected, None)
+    tried: list[Rejected] = []
+    accepted, after = _settle(planner, [], feasible, tried, None, tolerant=True)
     texts, _ = planner.render(accepted)
-    result.after = after if after is not None else planner.recheck(texts)
+    after = after if after is not None else planner.recheck(texts)
+    second = _second_pass(planner, texts, after, accepted) if accepted else None
+    follow_ups: list[Candidate] = []
+    if second is not None:
+        texts, after, follow_ups = second
+    else:  # some fix brings a finding the second pass cannot fix: strictly, from the start
+        tried = []
+        accepted, after = _settle(planner, [], feasible, tried, None)
+        texts, _ = planner.render(accepted)
+        after = after if after is not None else planner.recheck(texts)
+    result.rejected += tried
+    result.after = after
     by_file: dict[str, list[Candidate]] = {}
     for candidate in accepted:
         by_file.setdefault(candidate.finding.file, []).append(candidate)
+    extra: dict[str, list[Candidate]] = {}
+    for candidate in follow_ups:
+        extra.setdefault(candidate.finding.file, []).append(candidate)
     for source in planner.sources:
         if source.file in texts:
-            result.files.append(FilePlan(source, texts[source.file], by_file[source.file]))
+            result.files.append(
+                FilePlan(
+                    source,
+                    texts[source.file],
+                    by_file.get(source.file, []),
+                    extra.get(source.file, []),
+                )
+            )
     result.singles = planner.singles
     return result
+
+
+def _second_pass(
+    planner: Planner, texts: dict[str, str], after: Report, accepted: list[Candidate]
+) -> tuple[dict[str, str], Report, list[Candidate]] | None:
+    """Fix what the first pass brought (it has fixes of its own), on the edited texts; None
+    when some of it stays. Returns the final texts, their re-check and the extra fixes."""
+    brought = planner.follow_ups(after, accepted)
+    if not brought:
+        return texts, after, []
+    sources = [
+        _edited(source, texts[source.file]) if source.file in texts else source
+        for source in planner.sources
+    ]
+    second = Planner(sources, load(sources), after, planner.pack, planner.rego)
+    finder = _finder(second.loaded.resources)
+    candidates = []
+    for finding in brought:
+        resource = finder(finding)
+        if resource is None or not finding.edits:
+            return None
+        candidates.append(Candidate(finding, resource))
+    candidates.sort(key=lambda c: all(isinstance(e, AddDocument) for e in c.edits))
+    rejected: list[Rejected] = []
+    fixed, final = _settle(second, [], candidates, rejected, None)
+    if rejected or final is None:
+        return None
+    new_texts, _ = second.render(fixed)
+    merged = {**texts, **new_texts}
+    return merged, final, fixed
+
+
+def _edited(source: SourceFile, text: str) -> SourceFile:
+    """`source` as the first pass left it (in memory; nothing is written yet)."""
+    from dataclasses import replace
+
+    return replace(source, raw=source.encode(text), text=text)
+
+
+def _finder(resources: Sequence[Resource]) -> Callable[[Finding], Resource | None]:
+    """finding -> the resource it is about: same file and object, the last document that
+    starts at or before the finding's line (an object may be written twice)."""
+    index: dict[tuple[str, str], list[Resource]] = {}
+    for resource in resources:
+        index.setdefault((resource.document.file, resource.ref.display()), []).append(resource)
+
+    def find(finding: Finding) -> Resource | None:
+        found = index.get((finding.file, finding.resource.display()), [])
+        before = [r for r in found if r.document.start_line <= finding.line]
+        return (before or found or [None])[-1]
+
+    return find
 
 
 def _settle(
@@ -286,6 +381,7 @@ def _settle(
     pending: list[Candidate],
     rejected: list[Rejected],
     after: Report | None,
+    tolerant: bool = False,
 ) -> tuple[list[Candidate], Report | None]:
     """`accepted` plus as many of `pending` as the re-check agrees with (halving)."""
     if not pending:
@@ -293,12 +389,12 @@ def _settle(
     trial = [*accepted, *pending]
     texts, failed = planner.render(trial)
     report = planner.recheck(texts)
-    problem = next(iter(failed.values()), None) or planner.problem(report, trial)
+    problem = next(iter(failed.values()), None) or planner.problem(report, trial, tolerant)
     if problem is None:
         return trial, report
     if len(pending) == 1:
         rejected.append(Rejected(pending[0].finding, problem))
         return accepted, after
     middle = len(pending) // 2
-    accepted, after = _settle(planner, accepted, pending[:middle], rejected, after)
-    return _settle(planner, accepted, pending[middle:], rejected, after)
+    accepted, after = _settle(planner, accepted, pending[:middle], rejected, after, tolerant)
+    return _settle(planner, accepted, pending[middle:], rejected, after, tolerant)

@@ -73,7 +73,7 @@ class FileChange:
     rules: tuple[str, ...]  # rule ids of the findings the change fixes
 
     def diff(self, label: str | None = None, context: int = 3) -> str:
-        name = label or self.file
+        name = (label or self.file).lstrip("/")  # a/tmp/x.yaml, not a//tmp/x.yaml
         return "".join(
             _terminated(
                 difflib.unified_diff(

@@ -1,0 +1,221 @@
+"""`autobot-guard fix` as a user runs it: exit codes, what it prints, and bad input left
+byte-identical (unparsable, read-only, changed while fixing), written safely otherwise."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from autobot_guard.cli import main
+from autobot_guard.fix import command
+
+ROOT = Path(__file__).resolve().parents[2]
+FRONTEND = ROOT / "manifests" / "app" / "frontend.yaml"
+NEIGHBOURS = [
+    ROOT / "manifests" / "namespaces.yaml",
+    ROOT / "manifests" / "network-policies-default.yaml",
+]
+LABEL = '        logging: "centralized"\n'
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: autobot-worker, namespace: autobot-system}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: autobot-worker}}
+  template:
+    metadata:
+      labels: {app: autobot-worker, component: worker}
+    spec:
+      containers:
+      - {name: worker, image: "ghcr.io/mrveiss/autobot-worker:1.4.0"}
+"""
+
+
+def fix(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["fix", *args, "--rego", "off"])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def frontend_without_label(tmp: Path) -> Path:
+    text = FRONTEND.read_text(encoding="utf-8")
+    assert text.count(LABEL) == 1
+    path = tmp / "frontend.yaml"
+    path.write_text(text.replace(LABEL, ""), encoding="utf-8")
+    return path
+
+
+def test_exit_0_when_nothing_is_left_and_only_the_label_line_is_new(tmp_path: Path) -> None:
+    path = frontend_without_label(tmp_path)
+    code, out, err = fix(str(path), *map(str, NEIGHBOURS))
+    assert (code, err) == (0, ""), out
+    assert "fixed 1 finding in 1 file; 0 findings remain" in out
+    # The reference manifest again, but for the quotes the fix does not know were wanted.
+    expected = FRONTEND.read_text(encoding="utf-8").replace(LABEL, "        logging: centralized\n")
+    assert path.read_text(encoding="utf-8") == expected
+
+
+def test_exit_1_when_findings_need_a_human(tmp_path: Path) -> None:
+    path = tmp_path / "worker.yaml"
+    path.write_text(DEPLOYMENT, encoding="utf-8")
+    code, out, _ = fix(str(path))
+    assert code == 1
+    assert "logging-labels Deployment/autobot-system/autobot-worker: set " in out
+    assert "remain" in out
+    code, _, _ = fix(str(path), "--fail-on", "never")
+    assert code == 0
+
+
+def test_unparsable_file_is_one_error_line_and_untouched(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text(DEPLOYMENT, encoding="utf-8")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(DEPLOYMENT + "---\nkind: [unclosed\n", encoding="utf-8")
+    before = bad.read_bytes()
+    code, out, err = fix(str(tmp_path))
+    assert code == 2
+    errors = [line for line in err.splitlines() if str(bad) in line]
+    assert len(errors) == 1 and errors[0].startswith(f"autobot-guard: input error: {bad}:14:")
+    assert str(bad) not in out  # nothing else said about it
+    assert bad.read_bytes() == before
+    assert "logging: centralized" in good.read_text(encoding="utf-8")  # the others are fixed
+
+
+def test_read_only_file_is_one_error_line_and_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "worker.yaml"
+    path.write_text(DEPLOYMENT, encoding="utf-8")
+    path.chmod(0o444)
+    code, _, err = fix(str(path))
+    assert code == 2
+    assert err.strip() == f"autobot-guard: input error: {path}: read-only file: not fixed"
+    assert path.read_text(encoding="utf-8") == DEPLOYMENT
+    assert stat.S_IMODE(path.stat().st_mode) == 0o444
+
+
+def test_file_changed_while_fixing_is_not_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer between the read and the write: a fault injected after planning."""
+    path = tmp_path / "worker.yaml"
+    path.write_text(DEPLOYMENT, encoding="utf-8")
+    theirs = DEPLOYMENT.replace("replicas: 2", "replicas: 3")
+    real_plan = command.plan
+
+    def plan_then_someone_writes(*args, **kwargs):  # type: ignore[no-untyped-def]
+        result = real_plan(*args, **kwargs)
+        path.write_text(theirs, encoding="utf-8")
+        return result
+
+    monkeypatch.setattr(command, "plan", plan_then_someone_writes)
+    code, _, err = fix(str(path))
+    assert code == 2
+    assert err.strip() == (
+        f"autobot-guard: input error: {path}: the file changed while fixing: not written"
+    )
+    assert path.read_text(encoding="utf-8") == theirs
+
+
+def test_same_size_same_content_rewrite_is_caught_by_mtime(tmp_path: Path) -> None:
+    path = tmp_path / "worker.yaml"
+    path.write_text(DEPLOYMENT, encoding="utf-8")
+    (source,), _ = command.read_sources([(str(path), False)])
+    os.utime(path, ns=(source.mtime_ns + 10**9, source.mtime_ns + 10**9))
+    assert command.write_if_unchanged(source, b"x") == "the file changed while fixing: not written"
+    assert path.read_text(encoding="utf-8") == DEPLOYMENT
+
+
+def test_written_through_a_temporary_file_keeping_mode_and_links(tmp_path: Path) -> None:
+    target = tmp_path / "real.yaml"
+    target.write_text(DEPLOYMENT, encoding="utf-8")
+    target.chmod(0o640)
+    link = tmp_path / "link.yaml"
+    link.symlink_to(target.name)
+    inode = target.stat().st_ino
+    fix(str(link))
+    assert link.is_symlink()
+    assert "logging: centralized" in target.read_text(encoding="utf-8")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert target.stat().st_ino != inode  # a new file renamed over the old: never half-written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.yaml", "real.yaml"]
+
+
+def test_crlf_file_keeps_its_line_endings(tmp_path: Path) -> None:
+    path = tmp_path / "worker.yaml"
+    path.write_bytes(DEPLOYMENT.replace("\n", "\r\n").encode())
+    fix(str(path))
+    raw = path.read_bytes()
+    assert b"logging: centralized" in raw
+    assert raw.count(b"\n") == raw.count(b"\r\n")
+
+
+def test_json_is_reported_not_edited(tmp_path: Path) -> None:
+    import json
+
+    import yaml
+
+    path = tmp_path / "worker.json"
+    path.write_text(json.dumps(yaml.safe_load(DEPLOYMENT)), encoding="utf-8")
+    before = path.read_bytes()
+    code, out, _ = fix(str(path))
+    assert code == 1
+    assert "not fixed: logging-labels" in out and "JSON files are not edited" in out
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "name the files or directories to fix"),
+        (("-",), "it cannot fix standard input"),
+        (("x.yaml", "--rule", "nope"), "--rule nope: no such rule"),
+        (("x.yaml", "--rule", "image-tag"), "--rule image-tag: this rule has no automatic fix"),
+    ],
+)
+def test_usage_errors(args: tuple[str, ...], message: str) -> None:
+    code, _, err = fix(*args)
+    assert code == 2
+    assert message in err
+
+
+def test_rule_option_limits_the_fixes(tmp_path: Path) -> None:
+    path = tmp_path / "worker.yaml"
+    path.write_text(DEPLOYMENT, encoding="utf-8")
+    code, out, _ = fix(str(path), "--rule", "security-context")
+    assert code == 1
+    assert "logging-labels" not in out.split("remain")[0]
+    assert "allowPrivilegeEscalation: false" in path.read_text(encoding="utf-8")
+    assert "logging" not in path.read_text(encoding="utf-8")
+
+
+def test_explain_says_what_fix_does_or_why_not() -> None:
+    out = CliRunner().invoke(main, ["explain", "pdb"]).output
+    assert "autobot-guard fix:\n  Writes a policy/v1 PodDisruptionBudget" in out
+    out = CliRunner().invoke(main, ["explain", "liveness-probe"]).output
+    assert "autobot-guard fix:\n  Changes nothing: the remedy needs a human." in out
+
+
+def test_the_installed_command(tmp_path: Path) -> None:
+    """Through the real entry point (its own exit path), not the test runner."""
+    path = frontend_without_label(tmp_path)
+    for neighbour in NEIGHBOURS:
+        shutil.copy(neighbour, tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "autobot_guard", "fix", str(tmp_path), "--rego", "off", "--diff"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"--- a{path}\n+++ b{path}\n@@ ")
+    assert [line for line in result.stdout.splitlines() if line.startswith(("+ ", "- "))] == [
+        "+        logging: centralized"
+    ]
+    assert "would fix 1 finding" in result.stderr

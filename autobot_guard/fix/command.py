@@ -111,7 +111,7 @@ def plan_for(
     for error in before.errors:
         not_editable.setdefault(error.file, "the file has an input error")
     wanted = [f for f in targets if f.edits]
-    result = plan(planner, wanted, _resource_finder(planner), not_editable)
+    result = plan(planner, wanted, _resource_finder(planner), not_editable, alone=True)
     return result, {source.file: source for source in sources}
 
 

@@ -257,9 +257,11 @@ def plan(
     targets: Sequence[Finding],
     resource_of: Callable[[Finding], Resource | None],
     not_editable: dict[str, str],
+    alone: bool = False,
 ) -> Plan:
     """Decide which of `targets` (findings with edits) to fix. `not_editable`: files left
-    alone (read-only, unparsable, JSON) with the reason."""
+    alone (read-only, unparsable, JSON) with the reason; `alone`: also render each fix on
+    its own (Plan.singles, for SARIF)."""
     result = Plan()
     candidates: list[Candidate] = []
     for finding in targets:
@@ -272,9 +274,14 @@ def plan(
         else:
             assert resource is not None
             candidates.append(Candidate(finding, resource))
-    # Each fix alone first: documents it cannot edit are known before any re-check.
+    # Documents a fix cannot edit are known before any re-check: all edits together first,
+    # each fix alone where that fails (and for `alone`: SARIF shows each fix on its own).
+    _, together_failed = planner.render(candidates)
     feasible: list[Candidate] = []
     for candidate in candidates:
+        if not alone and id(candidate.finding) not in together_failed:
+            feasible.append(candidate)
+            continue
         texts, failed = planner.render([candidate])
         reason = failed.get(id(candidate.finding))
         if reason is not None:

@@ -75,15 +75,29 @@ def edit_text(
         wanted = by_line.get(span.line)
         if not wanted:
             continue
-        try:
-            replacement = _edit_document(text[span.start : span.end], wanted, plain[span.line])
-        except CannotEdit as exc:
-            failed[span.line] = str(exc)
+        chunk = text[span.start : span.end]
+        memo_key = (chunk, repr(wanted))
+        replacement = _EDITED.get(memo_key)
+        if replacement is None:
+            try:
+                replacement = _edit_document(chunk, wanted, plain[span.line])
+            except CannotEdit as exc:
+                replacement = exc
+            if len(_EDITED) > 4096:
+                _EDITED.clear()
+            _EDITED[memo_key] = replacement
+        if isinstance(replacement, CannotEdit):
+            failed[span.line] = str(replacement)
             continue
         out += [text[position : span.start], replacement]
         position = span.end
     out.append(text[position:])
     return "".join(out), failed
+
+
+# (document text, its edits) -> the edited text, or why not: `fix` renders the same
+# document with the same edits several times (alone, with the others, finally).
+_EDITED: dict[tuple[str, str], str | CannotEdit] = {}
 
 
 def _edit_document(chunk: str, edits: list[tuple[FieldPath, Edit]], plain: Any) -> str:
@@ -137,20 +151,56 @@ def _dump(data: Any, layout: tuple[int, int, int]) -> str:
     return stream.getvalue()
 
 
+_LAYOUT_OF: dict[str, tuple[int, int, int]] = {}  # document text -> its layout, per process
+
+
 def _faithful_layout(body: str) -> tuple[tuple[int, int, int], Any]:
-    """The indentation with which ruamel.yaml writes `body` back unchanged, and its data."""
+    """The indentation with which ruamel.yaml writes `body` back unchanged, and its data.
+
+    Loading does not depend on the indentation settings, only dumping: one load, then a
+    dump per layout tried (the one found last time for this text first).
+    """
     from ruamel.yaml.error import YAMLError
 
-    for layout in _LAYOUTS:
-        try:
-            data = _yaml(layout).load(body)
-            if _dump(data, layout) == body:
-                return layout, data
-        except YAMLError as exc:
-            raise CannotEdit(f"ruamel.yaml cannot read it ({exc})") from None
+    try:
+        data = _yaml(_LAYOUTS[0]).load(body)
+    except YAMLError as exc:
+        raise CannotEdit(f"ruamel.yaml cannot read it ({exc})") from None
+    known = _LAYOUT_OF.get(body)
+    if known is not None:
+        return known, data
+    for layout in sorted(_LAYOUTS, key=lambda layout: layout != _guess(body)):
+        if _dump(data, layout) == body:
+            if len(_LAYOUT_OF) > 10_000:
+                _LAYOUT_OF.clear()
+            _LAYOUT_OF[body] = layout
+            return layout, data
     raise CannotEdit(
         "its layout cannot be kept (mixed indentation, or a construct ruamel.yaml rewrites)"
     )
+
+
+_KEY_LINE = re.compile(r"^( *)[^\s#-][^:#]*:[ \t]*(?:#.*)?$")  # `key:` opening a block
+
+
+def _guess(body: str) -> tuple[int, int, int] | None:
+    """The layout the text suggests (the first block below a key), tried first."""
+    mapping = offset = None
+    lines = body.split("\n")
+    for above, line in zip(lines, lines[1:], strict=False):
+        parent = _KEY_LINE.match(above)
+        if parent is None or not line.strip() or line.lstrip().startswith("#"):
+            continue
+        step = len(line) - len(line.lstrip(" ")) - len(parent.group(1))
+        if line.lstrip().startswith("- "):
+            offset = step if offset is None else offset
+        elif step > 0:
+            mapping = step if mapping is None else mapping
+        if mapping is not None and offset is not None:
+            break
+    mapping = mapping or 2
+    offset = offset or 0
+    return (mapping, offset + 2 if offset + 2 > mapping else mapping, offset)
 
 
 def _apply(data: Any, base: FieldPath, edit: Edit) -> None:

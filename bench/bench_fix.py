@@ -66,10 +66,10 @@ def main() -> None:
                     elapsed, out = timed([part.format(dir=work) for part in template])
                     times.append(elapsed)
                     match = re.search(r"fix: (?:fixed|would fix) (\d+) findings?", out)
-                    note = f"{match.group(1)} fixed" if match else ("nothing to fix" if "nothing" in out else "")
-                print(
-                    f"{name:<34} {size:>6} {min(times):>7.2f} {statistics.median(times):>9.2f}  {note}"
-                )
+                    nothing = "nothing to fix" if "nothing" in out else ""
+                    note = f"{match.group(1)} fixed" if match else nothing
+                low, middle = min(times), statistics.median(times)
+                print(f"{name:<34} {size:>6} {low:>7.2f} {middle:>9.2f}  {note}")
 
 
 if __name__ == "__main__":

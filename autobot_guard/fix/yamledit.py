@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import io
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -187,7 +188,7 @@ def _guess(body: str) -> tuple[int, int, int] | None:
     """The layout the text suggests (the first block below a key), tried first."""
     mapping = offset = None
     lines = body.split("\n")
-    for above, line in zip(lines, lines[1:], strict=False):
+    for above, line in itertools.pairwise(lines):
         parent = _KEY_LINE.match(above)
         if parent is None or not line.strip() or line.lstrip().startswith("#"):
             continue

@@ -55,9 +55,10 @@ def test_sarif_results_carry_fixes_that_validate_and_apply(seed: Path) -> None:
     for result in with_fixes:
         (fix,) = result["fixes"]
         (change,) = fix["artifactChanges"]
-        assert change["artifactLocation"]["uri"] == result["locations"][0]["physicalLocation"][
-            "artifactLocation"
-        ]["uri"]
+        assert (
+            change["artifactLocation"]["uri"]
+            == result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        )
         text = (seed / change["artifactLocation"]["uri"]).read_text(encoding="utf-8")
         for replacement in change["replacements"]:
             region = replacement["deletedRegion"]  # line/column and offsets say the same
@@ -85,7 +86,10 @@ def test_markdown_summary_shows_each_change_as_a_diff(seed: Path) -> None:
     section = text.split("### Suggested fixes", 1)[1]
     assert "`autobot-guard fix` removes 24 findings with these changes" in section
     assert "#### 03-chat-agent-deployment.yaml (pdb, security-context)" in section
-    assert "```diff\n--- a/03-chat-agent-deployment.yaml\n+++ b/03-chat-agent-deployment.yaml\n" in section
+    assert (
+        "```diff\n--- a/03-chat-agent-deployment.yaml\n+++ b/03-chat-agent-deployment.yaml\n"
+        in section
+    )
     assert "+kind: PodDisruptionBudget\n" in section
     # The added comment holds backticks: the fence is longer than any run inside.
     assert section.count("```diff") == 4

@@ -123,14 +123,19 @@ def test_seed_report_renders_the_counts(page: Page, seed_report: Path) -> None:
     assert visible(page, "#findings tr[data-severity]") == 62
     assert visible(page, "#findings tr[data-severity='error']") == 42
     assert visible(page, "#findings .resource") == SEED_RESOURCES_WITH_FINDINGS
-    headings = page.evaluate("Array.from(document.querySelectorAll('#findings h3'), h => h.textContent)")
+    headings = page.evaluate(
+        "Array.from(document.querySelectorAll('#findings h3'), h => h.textContent)"
+    )
     assert "StatefulSet autobot-redis" in headings and "Deployment autobot-chat-agent" in headings
     # One bar label per rule in the chart, and the figures beside it add up.
     assert visible(page, "#chart-rules svg > text:nth-of-type(odd)") == SEED_RULES
-    assert page.evaluate(
-        "Array.from(document.querySelectorAll('#table-rules tbody tr td:last-child'))"
-        ".reduce((sum, td) => sum + Number(td.textContent), 0)"
-    ) == 62
+    assert (
+        page.evaluate(
+            "Array.from(document.querySelectorAll('#table-rules tbody tr td:last-child'))"
+            ".reduce((sum, td) => sum + Number(td.textContent), 0)"
+        )
+        == 62
+    )
     assert page.evaluate(
         "Array.from(document.querySelectorAll('#table-namespaces tbody tr'),"
         " (tr) => Array.from(tr.cells, (cell) => cell.textContent))"
@@ -140,10 +145,14 @@ def test_seed_report_renders_the_counts(page: Page, seed_report: Path) -> None:
         "Array.from(document.querySelector('#findings tr[data-rule=\"image-tag\"]').cells,"
         " (cell) => cell.textContent)"
     )
-    assert re.fullmatch(r"tests/fixtures/seed-as-written/03-chat-agent-deployment\.yaml:\d+", row[0])
+    assert re.fullmatch(
+        r"tests/fixtures/seed-as-written/03-chat-agent-deployment\.yaml:\d+", row[0]
+    )
     assert row[1:4] == ["error", "image-tag", "spec.template.spec.containers[0].image"]
     assert "latest" in row[4] and row[5].startswith("Pin the image")
-    href = page.evaluate("document.querySelector('#findings a[href*=\"image-tag\"]').getAttribute('href')")
+    href = page.evaluate(
+        "document.querySelector('#findings a[href*=\"image-tag\"]').getAttribute('href')"
+    )
     assert href == "docs/rules.md#image-tag"
     # Nothing fetched but the file itself, nothing refused, no script error.
     requested = {
@@ -228,7 +237,9 @@ def test_hostile_values_show_as_text_and_run_nothing(page: Page, tmp_path: Path)
     assert title.startswith("autobot-guard: ") and "pwned" not in title
     # Only the report's own script and no element the manifest named.
     assert page.evaluate("document.scripts.length") == 1
-    tags = page.evaluate("Array.from(new Set(Array.from(document.querySelectorAll('*'), e => e.localName)))")
+    tags = page.evaluate(
+        "Array.from(new Set(Array.from(document.querySelectorAll('*'), e => e.localName)))"
+    )
     assert not {"img", "iframe", "b"} & set(tags)
     assert page.evaluate("document.querySelectorAll('style').length") == 1
     assert page.evaluate("document.querySelectorAll('svg').length") == 2  # the two charts
@@ -237,7 +248,7 @@ def test_hostile_values_show_as_text_and_run_nothing(page: Page, tmp_path: Path)
     assert heading == "Deployment <script>alert('name')</script>"
     text = page.evaluate("document.body.innerText")
     for value in (
-        "\"><img src=x onerror=\"document.title='pwned-namespace'\">",  # namespace
+        '"><img src=x onerror="document.title=\'pwned-namespace\'">',  # namespace
         "<svg onload=alert('label')>",  # label, in a message
         "container '<style>body{display:none}</style>'",
         "evil/<script>alert('image')</script>:latest",
@@ -249,8 +260,10 @@ def test_hostile_values_show_as_text_and_run_nothing(page: Page, tmp_path: Path)
     ):
         assert value in text, value
     # The namespace is a bar label in the chart, as text.
-    labels = page.evaluate("Array.from(document.querySelectorAll('#chart-namespaces svg > text'), t => t.textContent)")
-    assert "\"><img src=x onerror=\"document.title='pwned-namespace'\">" in labels
+    labels = page.evaluate(
+        "Array.from(document.querySelectorAll('#chart-namespaces svg > text'), t => t.textContent)"
+    )
+    assert '"><img src=x onerror="document.title=\'pwned-namespace\'">' in labels
     # The exempted finding sits in its table with its reason.
     reason = page.evaluate("document.querySelector('#exempted ~ div td.reason').textContent")
     assert reason == "</td></tr></table><script>document.title='pwned-reason'</script>"

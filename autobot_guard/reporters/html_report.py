@@ -19,7 +19,7 @@ import hashlib
 import html
 from collections import Counter
 from collections.abc import Iterable
-from functools import cache
+from functools import cache, lru_cache
 from importlib.resources import files
 from urllib.parse import quote
 
@@ -52,6 +52,7 @@ def _csp_hash(text: str) -> str:
 
 
 def render(report: Report, *, color: bool = False) -> str:
+    _file.cache_clear()  # paths are shown relative to the working directory of this call
     style, script = _asset("html_report.css"), _asset("html_report.js")
     policy = (
         f"default-src 'none'; style-src {_csp_hash(style)}; script-src {_csp_hash(script)}; "
@@ -268,8 +269,12 @@ def _rule_link(rule: str) -> str:
 
 def _where(file: str, line: int | None) -> str:
     """`path/to/file.yaml:12`, allowed to wrap after each slash only."""
-    shown = workspace_path(file) if file else "<input>"
-    return e(f"{shown}:{line}" if line else shown).replace("/", "/<wbr>")
+    return _file(file) + (f":{line}" if line else "")
+
+
+@lru_cache(maxsize=4096)
+def _file(file: str) -> str:
+    return e(workspace_path(file) if file else "<input>").replace("/", "/<wbr>")
 
 
 def _severity(severity: Severity) -> str:

@@ -17,7 +17,7 @@ import click
 from . import __version__
 
 FAIL_ON = ("error", "warning", "info", "never")
-FORMATS = ("text", "json", "sarif", "junit", "github", "markdown")
+FORMATS = ("text", "json", "sarif", "junit", "github", "markdown", "html")
 REGO_MODES = ("auto", "conftest", "embedded", "off")
 
 

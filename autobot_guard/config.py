@@ -22,7 +22,7 @@ from pydantic import (
 
 from .findings import InputError, Severity
 from .paths import bundled_policy_pack
-from .rules import ALL_RULES
+from .rules import ALL_RULES, cross_resource_ids
 from .rules.base import Rule, RuleSettings
 from .yamlparse import YamlError, parse_document
 
@@ -48,13 +48,6 @@ def rules_model() -> type[BaseModel]:
 
 def _field_name(rule_id: str) -> str:
     return "rule_" + rule_id.replace("-", "_")  # prefixed: `schema` would shadow BaseModel
-
-
-# Rules whose findings depend on other objects (which may arrive later at admission).
-CROSS_RESOURCE_RULES = (
-    "network-policy", "network-policy-target", "dns-egress", "service-target", "hpa-target",
-    "config-ref", "pdb", "statefulset-service",
-)  # fmt: skip
 
 
 class AdmissionSettings(BaseModel):
@@ -84,7 +77,7 @@ class AdmissionSettings(BaseModel):
         ),
     )
     crossResourceRuleIds: list[str] = Field(
-        default_factory=lambda: list(CROSS_RESOURCE_RULES),
+        default_factory=lambda: list(cross_resource_ids()),
         description="The rules crossResourceRules applies to (skipped until the inventory syncs).",
     )
     skipNamespaces: list[str] = Field(

@@ -180,6 +180,8 @@ class ConfigRef(Rule):
         "reference `optional: true` if the workload copes without it."
     )
     kinds = WORKLOADS
+    reads = frozenset({"ConfigMap", "Secret"}) | PROVIDER_KINDS
+    cross_resource = True
     Settings = ConfigRefSettings
     failing_example = """\
 apiVersion: apps/v1

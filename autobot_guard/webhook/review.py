@@ -41,6 +41,7 @@ CONTROLLED_KINDS = frozenset({"Pod", "ReplicaSet", "Job"})
 CONTROLLER_MANAGER = "system:kube-controller-manager"
 CONTROLLER_ACCOUNTS = "system:serviceaccount:kube-system:"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+HPA = "HorizontalPodAutoscaler"
 WARNING_CHARS = 120
 MESSAGE_FINDING_CHARS = 240
 
@@ -97,6 +98,12 @@ class Reviewer:
         self.rules = [rule for rule in pack.enabled_rules() if rule.id not in skipped]
         self.cross = frozenset(self.settings.crossResourceRuleIds)
         self.local_rules = [rule for rule in self.rules if rule.id not in self.cross]
+        # A workload whose manifest leaves spec.replicas to an HPA (the API server
+        # defaulted it): the rules not otherwise cross-resource that read HPAs depend on
+        # one that may come later.
+        self.cross_when_replicas_defaulted = self.cross | {
+            rule.id for rule in self.rules if not rule.cross_resource and HPA in rule.reads
+        }
         skip = set(self.settings.skipNamespaces) | set(pack.skip_namespaces)
         if own_namespace:
             skip.add(own_namespace)
@@ -200,7 +207,7 @@ class Reviewer:
             count = container_count(resource)
             if count > self.settings.maxContainers:
                 return self._too_large(resource, count)
-        cross = self.cross | {"min-replicas"} if replicas_defaulted else self.cross
+        cross = self.cross_when_replicas_defaulted if replicas_defaulted else self.cross
         findings, exempted, crossed = yield from self._judge(resource, times)
         decision = yield from self._classify(findings, cross, request, resource, times)
         decision.exempted = exempted
@@ -381,7 +388,8 @@ def prepare(original: dict[str, Any], namespace: str | None) -> tuple[dict[str, 
 
     Returns (object, whether spec.replicas was taken out). A workload whose manifest
     leaves replicas to an HPA gets `replicas: 1` by defaulting; judged as written, its
-    min-replicas finding depends on the HPA, which may arrive after it.
+    findings of the rules that read HPAs (min-replicas) depend on the HPA, which may
+    arrive after it.
     """
     data = {key: value for key, value in original.items() if key != "status"}
     meta = data.get("metadata")

@@ -16,12 +16,13 @@ from .errors import UsageError
 from .findings import Report
 from .loader import load_paths
 from .paths import bundled_manifests, bundled_policy_pack
+from .rego import DEFAULT_TIMEOUT as REGO_TIMEOUT
 
 if TYPE_CHECKING:
     from .gate.baseline import Entry as BaselineEntry
     from .loader import LoadResult
     from .prefetch import Prefetch
-    from .rego import RegoStep
+    from .rego.step import RegoStep
 
 BUNDLED_TARGET = "the bundled AutoBot reference manifests"
 
@@ -36,7 +37,7 @@ class CheckOptions:
     kustomize: str | None = None  # directory: check what `kubectl kustomize` renders from it
     rego: str = "auto"  # Rego policies: auto (conftest if on PATH, else embedded), conftest,
     rego_policies: str | None = None  # embedded or off; their directory (default: bundled)
-    rego_timeout: float = 60.0  # seconds for the whole Rego step
+    rego_timeout: float = REGO_TIMEOUT  # seconds for the whole Rego step
     prefetch: Prefetch | None = None  # a worker already parsing `paths` (see prefetch.py)
 
 
@@ -92,7 +93,7 @@ def run_check(options: CheckOptions) -> Report:
 
 
 def _rego_step(options: CheckOptions) -> RegoStep:
-    from .rego import RegoStep
+    from .rego.step import RegoStep
 
     return RegoStep.prepare(options.rego, options.rego_policies, options.rego_timeout)
 

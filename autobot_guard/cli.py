@@ -15,10 +15,13 @@ from typing import Any, NoReturn
 import click
 
 from . import __version__
+from .findings import Severity
+from .gate.baseline import DEFAULT_FILE as BASELINE_FILE
+from .rego import ADMISSION_ENGINES, MODES, OPA_URL
+from .rego import DEFAULT_TIMEOUT as REGO_TIMEOUT
+from .reporters import FORMATS
 
-FAIL_ON = ("error", "warning", "info", "never")
-FORMATS = ("text", "json", "sarif", "junit", "github", "markdown")
-REGO_MODES = ("auto", "conftest", "embedded", "off")
+FAIL_ON = (*(severity.value for severity in Severity), "never")
 
 
 def _die(message: str) -> NoReturn:
@@ -38,7 +41,7 @@ def _rego_options(command: Callable[..., None]) -> Callable[..., None]:
     options = [
         click.option(
             "--rego",
-            type=click.Choice(REGO_MODES),
+            type=click.Choice(MODES),
             default="auto",
             show_default=True,
             help="Rego policies: conftest, embedded (in process), auto (conftest if on PATH) "
@@ -48,7 +51,7 @@ def _rego_options(command: Callable[..., None]) -> Callable[..., None]:
         click.option(
             "--rego-timeout",
             type=click.FloatRange(min=0, min_open=True),
-            default=60.0,
+            default=REGO_TIMEOUT,
             show_default=True,
             metavar="SECONDS",
             help="Time limit of the Rego step.",
@@ -248,7 +251,7 @@ def _exit(code: int) -> NoReturn:
 @click.option(
     "-o",
     "--output",
-    default=".autobot-guard-baseline.json",
+    default=BASELINE_FILE,
     show_default=True,
     type=click.Path(dir_okay=False),
     help="Where to write the baseline.",
@@ -331,6 +334,7 @@ def explain(rule_id: str, rego_policies: str | None) -> None:
     """Explain a rule: what it checks, why, how to fix it, with examples."""
     from .errors import UsageError
     from .rules import RULES_BY_ID
+    from .rules.exemption import EXEMPT
 
     rule = RULES_BY_ID.get(rule_id)
     if rule is None:
@@ -343,7 +347,7 @@ def explain(rule_id: str, rego_policies: str | None) -> None:
             click.echo(f"{entry.id} (Rego policy, severity: {entry.severity})\n")
             click.echo(entry.documentation)
             click.echo(f"\nPolicy: {entry.file} (package {entry.package})")
-            click.echo("Exempt an object with the autobot-guard.io/exempt annotation, as for")
+            click.echo(f"Exempt an object with the {EXEMPT} annotation, as for")
             click.echo("built-in rules; `autobot-guard check --rego off` skips Rego policies.")
             return
         import difflib
@@ -423,14 +427,14 @@ def config_schema() -> None:
 @click.option("--shutdown-timeout", default=25.0, show_default=True, help="Seconds to drain.")
 @click.option(
     "--rego-engine",
-    type=click.Choice(["opa", "embedded"]),
+    type=click.Choice(ADMISSION_ENGINES),
     help="Rego at admission: a real OPA server beside the webhook (the pack's default) "
     "or rego-cpp in process; overrides admission.regoEngine.",
 )
 @click.option(
     "--opa-url",
     metavar="URL",
-    help="The OPA server (http://HOST:PORT; default http://127.0.0.1:8181, the sidecar); "
+    help=f"The OPA server (http://HOST:PORT; default {OPA_URL}, the sidecar); "
     "overrides admission.opaUrl.",
 )
 @click.option("--watch-timeout", default=300, hidden=True, type=int)

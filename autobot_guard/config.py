@@ -22,6 +22,7 @@ from pydantic import (
 
 from .findings import InputError, Severity
 from .paths import bundled_policy_pack
+from .rego import OPA_TIMEOUT, OPA_URL, AdmissionEngine
 from .rules import ALL_RULES, cross_resource_ids
 from .rules.base import Rule, RuleSettings
 from .yamlparse import YamlError, parse_document
@@ -124,7 +125,7 @@ class AdmissionSettings(BaseModel):
     regoPolicies: str | None = Field(
         default=None, description="Directory of the Rego policies (default: the bundled ones)."
     )
-    regoEngine: Literal["opa", "embedded"] = Field(
+    regoEngine: AdmissionEngine = Field(
         default="opa",
         description=(
             "opa: a real OPA server beside the webhook (the sidecar of the shipped "
@@ -133,12 +134,12 @@ class AdmissionSettings(BaseModel):
         ),
     )
     opaUrl: str = Field(
-        default="http://127.0.0.1:8181",
+        default=OPA_URL,
         pattern=r"^http://[^/?#\s]+(/[^?#\s]*)?$",
         description="The OPA server (regoEngine opa): http://HOST:PORT, on loopback.",
     )
     opaTimeoutSeconds: float = Field(
-        default=2.0,
+        default=OPA_TIMEOUT,
         gt=0,
         le=30,
         description=(

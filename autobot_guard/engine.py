@@ -14,28 +14,7 @@ from .inventory import Inventory
 from .parallel import split_map
 from .resources import Resource
 from .rules.base import Context, Rule, Violation
-
-EXEMPT_ANNOTATION = "autobot-guard.io/exempt"
-EXEMPT_REASON_ANNOTATION = "autobot-guard.io/exempt-reason"
-
-
-def exemptions(resource: Resource) -> tuple[frozenset[str], str | None]:
-    """Rule ids exempted on the object or its pod template, and the reason given (if any)."""
-    ids: set[str] = set()
-    reason: str | None = None
-    if not resource.annotations and not resource.pod_annotations:
-        return frozenset(), None
-    sources = [resource.annotations]
-    if resource.is_workload:
-        sources.append(resource.pod_annotations)
-    for notes in sources:
-        value = notes.get(EXEMPT_ANNOTATION)
-        if isinstance(value, str):
-            ids.update(part.strip() for part in value.split(",") if part.strip())
-        given = notes.get(EXEMPT_REASON_ANNOTATION)
-        if isinstance(given, str) and given.strip() and reason is None:
-            reason = given.strip()
-    return frozenset(ids), reason
+from .rules.exemption import exemptions
 
 
 def evaluate(

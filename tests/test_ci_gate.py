@@ -22,6 +22,7 @@ import jsonschema
 import pytest
 import yaml
 
+from autobot_guard.gate.baseline import DEFAULT_FILE
 from tests.gate_util import (
     ROOT,
     break_backend_liveness_probe,
@@ -170,7 +171,7 @@ def gate_inputs(repo: Path, event: str = "pull_request") -> dict[str, str]:
         "${{ github.event_name == 'pull_request' && format('origin/{0}', github.base_ref) || '' }}"
     )
     given["changed-since"] = "origin/main" if event == "pull_request" else ""
-    baseline = ".autobot-guard-baseline.json"
+    baseline = DEFAULT_FILE  # gate.yml names the file `autobot-guard baseline` writes
     assert baseline in given["baseline"] and "hashFiles" in given["baseline"]
     given["baseline"] = baseline if (repo / baseline).exists() else ""
     return given

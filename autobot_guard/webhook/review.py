@@ -29,7 +29,7 @@ from ..findings import Finding, message_key
 from ..inventory import Inventory
 from ..resources import WORKLOADS, Resource
 from .models import AdmissionRequest
-from .store import InventoryStore, resource_from
+from .store import LAST_APPLIED, InventoryStore, resource_from
 
 if TYPE_CHECKING:
     from ..rego.opa_server import OpaServer
@@ -40,7 +40,6 @@ T = TypeVar("T")
 CONTROLLED_KINDS = frozenset({"Pod", "ReplicaSet", "Job"})
 CONTROLLER_MANAGER = "system:kube-controller-manager"
 CONTROLLER_ACCOUNTS = "system:serviceaccount:kube-system:"
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 HPA = "HorizontalPodAutoscaler"
 WARNING_CHARS = 120
 MESSAGE_FINDING_CHARS = 240

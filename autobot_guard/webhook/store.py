@@ -23,8 +23,9 @@ Key = tuple[str, str | None, str]  # kind, namespace, name
 
 # Server-set metadata that changes on every write but never changes a finding.
 _VOLATILE_METADATA = ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp")
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"  # the manifest, as JSON
 _VOLATILE_ANNOTATIONS = (
-    "kubectl.kubernetes.io/last-applied-configuration",
+    LAST_APPLIED,
     "deployment.kubernetes.io/revision",
 )
 

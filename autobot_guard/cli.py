@@ -7,10 +7,11 @@ so that `--help` and `rules` start fast.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -20,6 +21,10 @@ from .gate.baseline import DEFAULT_FILE as BASELINE_FILE
 from .rego import ADMISSION_ENGINES, MODES, OPA_URL
 from .rego import DEFAULT_TIMEOUT as REGO_TIMEOUT
 from .reporters import FORMATS
+
+if TYPE_CHECKING:
+    from .loader import LoadResult
+    from .prefetch import Prefetch
 
 FAIL_ON = (*(severity.value for severity in Severity), "never")
 
@@ -164,7 +169,6 @@ def _check(
         prefetch = Prefetch.start(list(paths) or [str(bundled_manifests())])
     from .check import CheckOptions, run_check
     from .errors import UsageError
-    from .findings import Severity
     from .reporters import render
 
     try:
@@ -178,7 +182,7 @@ def _check(
             rego=rego,
             rego_policies=rego_policies,
             rego_timeout=rego_timeout,
-            prefetch=prefetch,
+            load_input=functools.partial(_parsed_by, prefetch) if prefetch else None,
         )
         report = run_check(options)
     except UsageError as exc:
@@ -206,6 +210,13 @@ def _check(
             "autobot-guard: note: nothing to check: no Kubernetes objects in the input", err=True
         )
     _exit(report.exit_code(threshold))
+
+
+def _parsed_by(worker: Prefetch) -> LoadResult:
+    """The input as the start-up worker and this process parsed it, loaded."""
+    from .loader import load_parsed, parse_sources
+
+    return load_parsed(worker.listing, worker.collect(parse_sources))
 
 
 def _write_stdout(text: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from .config import PolicyPack
-from .findings import Finding, InputError, Report, Severity, render_path
+from .findings import Finding, InputError, Report, Severity
 from .inventory import Inventory
 from .parallel import split_map
 from .resources import Resource
@@ -95,7 +95,7 @@ def _judge(resource: Resource, rules: list[Rule], context: Context) -> Iterable[
                 file=resource.document.file,
                 line=resource.line_of(()),
                 resource=resource.ref,
-                path="",
+                path=(),
             )
             continue
         for violation in violations:
@@ -124,6 +124,6 @@ def finding_of(
         file=resource.document.file,
         line=line or resource.line_of(violation.path),
         resource=resource.ref,
-        path=render_path(violation.path),
+        path=violation.path,
         exempt_reason=reason if rule_id in exempt_ids and reason else None,
     )

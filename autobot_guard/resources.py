@@ -6,12 +6,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .findings import ResourceRef
+from .findings import FieldPath, ResourceRef
 
 if TYPE_CHECKING:
     from .loader import Document
 
-FieldPath = tuple[str | int, ...]
 
 CLUSTER_SCOPED = frozenset(
     {

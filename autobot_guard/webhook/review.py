@@ -16,7 +16,6 @@ which findings deny, which warn and which are only counted:
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..config import PolicyPack
 from ..engine import evaluate
-from ..findings import Finding, message_key
+from ..findings import FieldPath, Finding, message_key
 from ..inventory import Inventory
 from ..resources import WORKLOADS, Resource
 from .models import AdmissionRequest
@@ -463,8 +462,8 @@ def shorten(text: str, limit: int) -> str:
 
 
 # (rule, field path with containers named, scalar value, message without numbers)
-Identity = tuple[str, str, Any, str]
-_CONTAINER_INDEX = re.compile(r"\b(containers|initContainers|ephemeralContainers)\[(\d+)\]")
+Identity = tuple[str, tuple[str | int, ...], Any, str]
+_CONTAINER_LISTS = frozenset({"containers", "initContainers", "ephemeralContainers"})
 _SCALARS = (str, int, float, bool, type(None))
 _NOT_A_VALUE = ("<not a single value>",)
 
@@ -477,51 +476,27 @@ def identity(finding: Finding, resource: Resource) -> Identity:
     (one field can carry several findings of one rule: a cpu request fixed and a memory
     request removed is a new finding)."""
     spec = resource.pod_spec
-
-    def by_name(match: re.Match[str]) -> str:
-        items = spec.get(match.group(1))
-        index = int(match.group(2))
-        if isinstance(items, list) and index < len(items) and isinstance(items[index], dict):
-            return f"{match.group(1)}[name={items[index].get('name')}]"
-        return match.group(0)
-
+    path: list[str | int] = list(finding.path)
+    for position, (part, index) in enumerate(zip(finding.path, finding.path[1:], strict=False)):
+        if part in _CONTAINER_LISTS and isinstance(index, int):
+            items = spec.get(str(part))
+            if isinstance(items, list) and index < len(items) and isinstance(items[index], dict):
+                path[position + 1] = f"name={items[index].get('name')}"
     value = value_at(resource.data, finding.path)
     scalar = value if isinstance(value, _SCALARS) else _NOT_A_VALUE
-    path = _CONTAINER_INDEX.sub(by_name, finding.path)
-    return finding.rule, path, scalar, message_key(finding.message)
+    return finding.rule, tuple(path), scalar, message_key(finding.message)
 
 
-def value_at(data: Any, path: str) -> Any:
-    """The value at a rendered field path ("spec.containers[0].image"); keys may hold
-    dots ("metadata.annotations.example.com/x"), so each step takes the longest key the
-    rest of the path starts with. _NOT_A_VALUE where the path leads nowhere."""
-    node, rest = data, path
-    while rest:
-        if rest.startswith("["):
-            end = rest.find("]")
-            if end < 0 or not rest[1:end].isdigit() or not isinstance(node, list):
-                return _NOT_A_VALUE
-            index = int(rest[1:end])
-            if index >= len(node):
-                return _NOT_A_VALUE
-            node, rest = node[index], rest[end + 1 :].removeprefix(".")
-            continue
-        if not isinstance(node, dict):
+def value_at(data: Any, path: FieldPath) -> Any:
+    """The value at a field path; _NOT_A_VALUE where the path leads nowhere."""
+    node = data
+    for part in path:
+        if (isinstance(part, int) and isinstance(node, list) and 0 <= part < len(node)) or (
+            isinstance(part, str) and isinstance(node, dict) and part in node
+        ):
+            node = node[part]
+        else:
             return _NOT_A_VALUE
-        key = max(
-            (
-                k
-                for k in node
-                if isinstance(k, str)
-                and rest.startswith(k)
-                and (len(rest) == len(k) or rest[len(k)] in ".[")
-            ),
-            key=len,
-            default=None,
-        )
-        if key is None:
-            return _NOT_A_VALUE
-        node, rest = node[key], rest[len(key) :].removeprefix(".")
     return node
 
 
@@ -549,7 +524,7 @@ def deny_message(resource: Resource, findings: list[Finding], limit: int) -> str
     head = f"autobot-guard: {resource.kind} {where} violates {count} polic"
     head += "y" if count == 1 else "ies"
     parts = [
-        shorten(f"[{f.rule}] {f.path}: {f.message}", MESSAGE_FINDING_CHARS)
+        shorten(f"[{f.rule}] {f.path_text}: {f.message}", MESSAGE_FINDING_CHARS)
         for f in findings[:limit]
     ]
     if count > limit:

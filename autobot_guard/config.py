@@ -42,7 +42,7 @@ class _RulesBase(BaseModel):
     the policies are read (`PolicyPack.check_rule_ids`)."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=False)
-    __pydantic_extra__: dict[str, RuleSettings] = Field(init=False)  # type: ignore[assignment]
+    __pydantic_extra__: dict[str, RuleSettings] = Field(init=False)
 
 
 @cache
@@ -51,9 +51,7 @@ def rules_model() -> type[BaseModel]:
         _field_name(rule.id): (rule.Settings, Field(default_factory=rule.Settings, alias=rule.id))
         for rule in ALL_RULES
     }
-    return create_model(  # type: ignore[call-overload,no-any-return]
-        "Rules", __base__=_RulesBase, **fields
-    )
+    return create_model("Rules", __base__=_RulesBase, **fields)
 
 
 def _field_name(rule_id: str) -> str:
@@ -190,7 +188,7 @@ def policy_pack_model() -> type[BaseModel]:
         skipNamespaces: list[str] = Field(
             default_factory=list, description="Resources in these namespaces are not judged."
         )
-        rules: rules_type = Field(default_factory=rules_type)  # type: ignore[valid-type]
+        rules: rules_type = Field(default_factory=rules_type)
         admission: AdmissionSettings = Field(
             default_factory=AdmissionSettings,
             description="How `autobot-guard serve` (the admission webhook) applies this pack.",

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .findings import FieldPath, ResourceRef
+from .findings import FieldPath as FieldPath  # re-exported: rules say resources.FieldPath
+from .findings import ResourceRef
 
 if TYPE_CHECKING:
     from .loader import Document

@@ -239,9 +239,11 @@ class OpaServer:
     def _compile_error(self, policy_id: str, body: bytes) -> str:
         """OPA's compile error as one line: `<policy file>:<line>: <code>: <message>`."""
         answer = _json(body, self.url, strict=False)
-        errors = answer.get("errors") if isinstance(answer.get("errors"), list) else []
+        listed = answer.get("errors")
+        errors = listed if isinstance(listed, list) else []
         first = errors[0] if errors and isinstance(errors[0], dict) else {}
-        location = first.get("location") if isinstance(first.get("location"), dict) else {}
+        located = first.get("location")
+        location = located if isinstance(located, dict) else {}
         file = location.get("file") or policy_id
         where = self._file_name(str(file))
         line = location.get("row")

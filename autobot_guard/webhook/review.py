@@ -378,7 +378,9 @@ def rego_input(data: dict[str, Any]) -> dict[str, Any]:
     annotation, which the manifest conftest judges in CI never has (a copy of the whole
     object as one string: half of what OPA would parse for a Deployment)."""
     meta = data.get("metadata")
-    notes = meta.get("annotations") if isinstance(meta, dict) else None
+    if not isinstance(meta, dict):
+        return data
+    notes = meta.get("annotations")
     if not isinstance(notes, dict) or LAST_APPLIED not in notes:
         return data
     kept = {key: value for key, value in notes.items() if key != LAST_APPLIED}
@@ -502,9 +504,11 @@ def value_at(data: Any, path: FieldPath) -> Any:
     """The value at a field path; _NOT_A_VALUE where the path leads nowhere."""
     node = data
     for part in path:
-        if (isinstance(part, int) and isinstance(node, list) and 0 <= part < len(node)) or (
-            isinstance(part, str) and isinstance(node, dict) and part in node
-        ):
+        if isinstance(node, list):
+            if not isinstance(part, int) or not 0 <= part < len(node):
+                return _NOT_A_VALUE
+            node = node[part]
+        elif isinstance(node, dict) and isinstance(part, str) and part in node:
             node = node[part]
         else:
             return _NOT_A_VALUE

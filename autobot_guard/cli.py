@@ -118,6 +118,14 @@ def main() -> None:
     metavar="DIR",
     help="Check what `kubectl kustomize DIR` renders, reported on the source files.",
 )
+@click.option(
+    "--crds",
+    "crds",
+    multiple=True,
+    metavar="DIR",
+    help="Folder (or file) of CustomResourceDefinitions whose custom resources `schema` "
+    "validates, besides those checked and the pack's `crds:` (repeatable).",
+)
 @_rego_options
 def check(**options: Any) -> None:
     """Check manifests: files, directories (recursive) or - for stdin.
@@ -142,6 +150,7 @@ def _check(
     changed_since: str | None,
     baseline: str | None,
     kustomize: str | None,
+    crds: tuple[str, ...],
     rego: str,
     rego_policies: str | None,
     rego_timeout: float,
@@ -176,6 +185,7 @@ def _check(
             rego_policies=rego_policies,
             rego_timeout=rego_timeout,
             prefetch=prefetch,
+            crds=crds,
         )
         report = run_check(options)
     except UsageError as exc:

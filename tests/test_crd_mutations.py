@@ -78,4 +78,4 @@ def test_a_mutated_custom_resource_fails_schema(tmp_path: Path, case: str) -> No
     # the finding is on the line of the field (or of its nearest written parent)
     line = mutated.splitlines()[found[0].line - 1]
     written = path.split(".")[-1].split("[")[0]
-    assert written in line or path == "apiVersion" and line.startswith("apiVersion"), line
+    assert written in line or (path == "apiVersion" and line.startswith("apiVersion")), line

@@ -63,7 +63,10 @@ def test_a_crd_among_the_checked_files_validates_its_custom_resources(tmp_path: 
     (tmp_path / "widget.yaml").write_text(WIDGET)
     done = cli(str(tmp_path))
     assert done.returncode == 1, done.stderr
-    assert f"{tmp_path}/widget.yaml:4: error schema Widget/autobot-system/w: 3 is not of type string" in done.stdout
+    assert (
+        f"{tmp_path}/widget.yaml:4: error schema Widget/autobot-system/w: 3 is not of type string"
+        in done.stdout
+    )
 
 
 def test_without_its_crd_a_custom_resource_is_info_naming_where_crds_go(tmp_path: Path) -> None:
@@ -80,7 +83,10 @@ def test_crds_flag_names_a_folder_whose_crds_are_not_checked_themselves(tmp_path
     (tmp_path / "widget.yaml").write_text(WIDGET)
     done = cli(str(tmp_path / "widget.yaml"), "--crds", str(tmp_path / "crds"))
     assert done.returncode == 1, done.stderr
-    assert "widget.yaml:4: error schema Widget/autobot-system/w: 3 is not of type string" in done.stdout
+    assert (
+        "widget.yaml:4: error schema Widget/autobot-system/w: 3 is not of type string"
+        in done.stdout
+    )
     summary = cli(str(tmp_path / "widget.yaml"), "--crds", str(tmp_path / "crds"), "-f", "json")
     assert '"resources": 1,' in summary.stdout  # the CRD gave a schema, it was not judged
 
@@ -94,7 +100,10 @@ def test_the_packs_crds_list_is_relative_to_the_pack_file(tmp_path: Path) -> Non
     (tmp_path / "widget.yaml").write_text(WIDGET)
     done = cli("-c", pack, "widget.yaml", cwd=tmp_path)  # another directory than the pack's
     assert done.returncode == 1, done.stderr
-    assert "widget.yaml:4: error schema Widget/autobot-system/w: 3 is not of type string" in done.stdout
+    assert (
+        "widget.yaml:4: error schema Widget/autobot-system/w: 3 is not of type string"
+        in done.stdout
+    )
 
 
 def test_the_checked_files_crd_wins_over_a_folders(tmp_path: Path) -> None:
@@ -102,7 +111,9 @@ def test_the_checked_files_crd_wins_over_a_folders(tmp_path: Path) -> None:
     (tmp_path / "crds" / "widgets.yaml").write_text(GOOD)  # size: string
     (tmp_path / "crd.yaml").write_text(CRD.format(properties="              size: {type: integer}"))
     (tmp_path / "widget.yaml").write_text(WIDGET)
-    done = cli(str(tmp_path / "crd.yaml"), str(tmp_path / "widget.yaml"), "--crds", str(tmp_path / "crds"))
+    done = cli(
+        str(tmp_path / "crd.yaml"), str(tmp_path / "widget.yaml"), "--crds", str(tmp_path / "crds")
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -173,7 +184,9 @@ def test_a_broken_crd_is_one_input_error_line_and_exit_2(tmp_path: Path, case: s
 
 def test_bad_yaml_in_a_crd_folder_is_an_input_error(tmp_path: Path) -> None:
     (tmp_path / "crds").mkdir()
-    (tmp_path / "crds" / "widgets.yaml").write_text(GOOD.replace("  group: example.com", "  group: [example.com"))
+    (tmp_path / "crds" / "widgets.yaml").write_text(
+        GOOD.replace("  group: example.com", "  group: [example.com")
+    )
     (tmp_path / "widget.yaml").write_text(WIDGET)
     done = cli(str(tmp_path / "widget.yaml"), "--crds", str(tmp_path / "crds"))
     assert done.returncode == 2
@@ -186,7 +199,10 @@ def test_a_crd_folder_holds_crds_only(tmp_path: Path) -> None:
     (tmp_path / "widget.yaml").write_text(WIDGET)
     done = cli(str(tmp_path / "widget.yaml"), "--crds", str(tmp_path / "crds"))
     assert done.returncode == 2
-    assert "widgets.yaml:21: Widget w: a CRD folder holds only CustomResourceDefinitions" in done.stdout
+    assert (
+        "widgets.yaml:21: Widget w: a CRD folder holds only CustomResourceDefinitions"
+        in done.stdout
+    )
 
 
 def test_a_missing_crd_folder_is_an_input_error(tmp_path: Path) -> None:
@@ -198,7 +214,9 @@ def test_a_missing_crd_folder_is_an_input_error(tmp_path: Path) -> None:
 
 def test_non_strict_mode_prunes_unknown_fields_of_custom_resources(tmp_path: Path) -> None:
     (tmp_path / "crd.yaml").write_text(GOOD)
-    (tmp_path / "widget.yaml").write_text(WIDGET.replace("spec: {size: 3}", "spec: {size: s, colour: red}"))
+    (tmp_path / "widget.yaml").write_text(
+        WIDGET.replace("spec: {size: 3}", "spec: {size: s, colour: red}")
+    )
     strict = of_rule(check_paths([tmp_path]), "schema")
     assert [(f.path, f.message) for f in strict] == [("spec.colour", 'unknown field "spec.colour"')]
     lenient = check_paths([tmp_path], pack_with(rules={"schema": {"strict": False}}))

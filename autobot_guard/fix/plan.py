@@ -182,10 +182,13 @@ class Planner:
         resources = loaded.resources
         run = self.rego.start(resources, self.pack.skip_namespaces) if self.rego else None
         extra = self.rego.rule_ids if self.rego else frozenset()
-        report = evaluate(resources, self.pack, extra_rule_ids=extra)
-        report.errors = [*loaded.errors, *report.errors]
+        from ..check import _crd_catalogue  # custom resources are judged as `check` does
+
+        catalogue, crd_errors = _crd_catalogue(resources, self.pack, ())
+        report = evaluate(resources, self.pack, extra_rule_ids=extra, crds=catalogue)
+        report.errors = [*loaded.errors, *crd_errors, *report.errors]
         if run is not None:
-            run.finish(report)
+            run.finish(report, self.pack.rego_settings)
         return report
 
     def follow_ups(self, after: Report, accepted: Sequence[Candidate]) -> list[Finding]:
@@ -377,7 +380,8 @@ def _finder(resources: Sequence[Resource]) -> Callable[[Finding], Resource | Non
     def find(finding: Finding) -> Resource | None:
         found = index.get((finding.file, finding.resource.display()), [])
         before = [r for r in found if r.document.start_line <= finding.line]
-        return (before or found or [None])[-1]
+        chosen = before or found
+        return chosen[-1] if chosen else None
 
     return find
 

@@ -125,9 +125,9 @@ def _edit_document(chunk: str, edits: list[tuple[FieldPath, Edit]], plain: Any) 
     if reparsed != expected:
         raise CannotEdit("the edited document would not read back as intended")
     added = [e for _, e in edits if isinstance(e, AddDocument)]
-    for edit in added:
-        _check_new_document(edit, layout)
-    tail = "".join(_new_document(edit, layout) for edit in added)
+    for document in added:
+        _check_new_document(document, layout)
+    tail = "".join(_new_document(document, layout) for document in added)
     if tail:
         dumped = (dumped if dumped.endswith("\n") else dumped + "\n") + tail
         if not newline_at_end:
@@ -207,7 +207,8 @@ def _guess(body: str) -> tuple[int, int, int] | None:
 def _apply(data: Any, base: FieldPath, edit: Edit) -> None:
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-    path = (*base, *edit.path)  # type: ignore[union-attr]
+    assert not isinstance(edit, AddDocument)  # written as its own document
+    path = (*base, *edit.path)
     node = data
     for depth, part in enumerate(path[:-1]):
         if isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
@@ -287,7 +288,7 @@ def _needs_quotes(value: str) -> bool:
     from ..yaml11 import parse_yaml11
 
     try:
-        return parse_yaml11(f"k: {value}\n") != {"k": value}
+        return bool(parse_yaml11(f"k: {value}\n") != {"k": value})
     except Exception:  # not a plain scalar at all
         return True
 

@@ -179,6 +179,8 @@ class DnsEgress(Rule):
         None,
         "Which egress to allow (DNS and beyond) is a network design decision: never guessed.",
     )
+    reads = frozenset({"NetworkPolicy"})
+    cross_resource = True
     failing_example = """\
 apiVersion: apps/v1
 kind: Deployment

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from ..edits import AutoFix
 from ..findings import Severity
 from ..quantities import parse_quantity
-from ..resources import Container, FieldPath, Resource
+from ..resources import WORKLOADS, Container, FieldPath, Resource
 from .base import Context, Rule, Violation
 from .common import SCALABLE, container_label, mapping_at
 
@@ -54,6 +54,8 @@ class HpaTarget(Rule):
         "Requests (how much a container needs) and scale targets are sizing decisions: "
         "never guessed.",
     )
+    reads = WORKLOADS  # the one its scaleTargetRef names
+    cross_resource = True
     failing_example = """\
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler

@@ -42,6 +42,9 @@ class MinReplicas(Rule):
         "what the file says about the scale: left to a human.",
     )
     kinds = frozenset({"Deployment", "StatefulSet"})
+    # The HPA that owns the replica count. Not cross-resource: at admission a written
+    # spec.replicas is enforced; only a defaulted one waits for the HPA (webhook/review.py).
+    reads = frozenset({"HorizontalPodAutoscaler"})
     Settings = MinReplicasSettings
     failing_example = """\
 apiVersion: apps/v1

@@ -129,6 +129,8 @@ class NetworkPolicy(Rule):
         "say.",
     )
     kinds = WORKLOADS
+    reads = frozenset({"NetworkPolicy"})
+    cross_resource = True
     Settings = NetworkPolicySettings
     failing_example = """\
 apiVersion: apps/v1

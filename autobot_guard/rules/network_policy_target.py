@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 from ..edits import AutoFix
 from ..findings import Severity
-from ..resources import Resource
+from ..resources import WORKLOADS, Resource
 from .base import Context, Rule, Violation
 from .common import object_label
 from .network_policy import is_network_policy, pod_selector, policy_selections
@@ -35,6 +35,8 @@ class NetworkPolicyTarget(Rule):
         None,
         "Whether the policy's selector or the pods' labels are wrong needs a human.",
     )
+    reads = WORKLOADS
+    cross_resource = True
     failing_example = """\
 apiVersion: apps/v1
 kind: Deployment

@@ -8,7 +8,7 @@ from typing import Any
 from ..edits import AddDocument, AutoFix
 from ..findings import Severity
 from ..inventory import Inventory
-from ..resources import Resource
+from ..resources import WORKLOADS, Resource
 from ..selectors import parse_label_selector
 from .base import Context, Rule, Violation
 from .common import (
@@ -129,6 +129,9 @@ class PodDisruptionBudget(Rule):
         "no disruption are left to a human: which budget is right is theirs to say.",
     )
     kinds = SCOPE | {"PodDisruptionBudget"}
+    # the workloads a PDB selects; a workload's PDBs, and its HPA for its replica count
+    reads = WORKLOADS | {"PodDisruptionBudget", "HorizontalPodAutoscaler"}
+    cross_resource = True
     failing_example = """\
 apiVersion: apps/v1
 kind: Deployment

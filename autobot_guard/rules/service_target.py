@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 from ..edits import AutoFix
 from ..findings import Severity
-from ..resources import Resource
+from ..resources import WORKLOADS, Resource
 from ..selectors import parse_map_selector
 from .base import Context, Rule, Violation
 from .common import name_list, object_label
@@ -51,6 +51,8 @@ class ServiceTarget(Rule):
         None,
         "Whether the Service's selector or the pods' labels are wrong needs a human.",
     )
+    reads = WORKLOADS
+    cross_resource = True
     failing_example = """\
 apiVersion: apps/v1
 kind: Deployment

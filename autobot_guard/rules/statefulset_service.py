@@ -35,6 +35,8 @@ class StatefulSetService(Rule):
         None,
         "A governing Service (ports, selector) or a different serviceName needs a human.",
     )
+    reads = frozenset({"Service"})
+    cross_resource = True
     failing_example = """\
 apiVersion: apps/v1
 kind: StatefulSet

@@ -306,7 +306,16 @@ def _rego_catalogue(directory: str | None) -> list[Any]:
 
 @main.command()
 @_REGO_POLICIES
-def rules(rego_policies: str | None) -> None:
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(("text", "markdown")),
+    default="text",
+    show_default=True,
+    help="markdown: the full reference page with examples (docs/rules.md).",
+)
+def rules(rego_policies: str | None, fmt: str) -> None:
     """List every rule: id, default severity and what it checks (built-in, then Rego)."""
     from .errors import UsageError
     from .rules import ALL_RULES
@@ -315,6 +324,12 @@ def rules(rego_policies: str | None) -> None:
         rego = _rego_catalogue(rego_policies)
     except UsageError as exc:
         _die(str(exc))
+    if fmt == "markdown":
+        from .rules_doc import render_markdown
+
+        source = f"`{rego_policies}`" if rego_policies else "the bundled `policies/rego/`"
+        click.echo(render_markdown(ALL_RULES, rego, source), nl=False)
+        return
     width = max(len(rule.id) for rule in [*ALL_RULES, *rego])
     for rule in ALL_RULES:
         click.echo(f"{rule.id:<{width}}  {rule.default_severity.value:<7}  {rule.summary}")
@@ -354,17 +369,16 @@ def explain(rule_id: str, rego_policies: str | None) -> None:
         )
         hint = f"; did you mean {close[0]!r}?" if close else "; `autobot-guard rules` lists them"
         _die(f"unknown rule {rule_id!r}{hint}")
-    settings = rule.Settings.model_fields
+    from .rules_doc import parameters
+
     click.echo(f"{rule.id} (default severity: {rule.default_severity.value})\n")
     click.echo(rule.documentation())
     click.echo(f"\nHow to fix:\n  {rule.fix}")
-    params = {k: v for k, v in settings.items() if k not in ("enabled", "severity")}
+    params = parameters(rule)
     if params:
         click.echo("\nParameters (policy pack: rules." + rule.id + "):")
-        for name, info in params.items():
-            alias = info.alias or name
-            default = info.get_default(call_default_factory=True)
-            click.echo(f"  {alias} (default {default!r}): {info.description or ''}")
+        for param in params:
+            click.echo(f"  {param.name} (default {param.default!r}): {param.description}")
     click.echo("\nFailing example:\n" + _indent(rule.failing_example))
     click.echo("Passing example:\n" + _indent(rule.passing_example))
 

@@ -1,4 +1,8 @@
-"""`--format json`: one object, a stable contract documented in the README."""
+"""`--format json`: one object, a stable contract.
+
+Documented in docs/output-formats.md; docs/report.schema.json is its JSON Schema, which
+tests/test_report_schema.py holds this output to.
+"""
 
 from __future__ import annotations
 

@@ -50,7 +50,7 @@ def load_pack(config: str | None, kubernetes_version: str | None = None) -> Poli
         raise UsageError(exc.error.display()) from None
     if kubernetes_version:
         updated = pack.model.model_copy(update={"kubernetesVersion": kubernetes_version})
-        pack = PolicyPack(updated, pack.source)
+        pack = PolicyPack(updated, pack.source, pack.text)
     try:
         schema_directory(pack.kubernetes_version, True)
     except ValueError:
@@ -66,6 +66,10 @@ def run_check(options: CheckOptions) -> Report:
     pack = load_pack(options.config, options.kubernetes_version)
     changed, known = _changed_files(options), _baseline_entries(options)  # fail before loading
     rego = _rego_step(options)
+    try:  # the pack may set severity/enabled of Rego rules: their ids are known now
+        pack.check_rule_ids(rego.rule_ids)
+    except ConfigError as exc:
+        raise UsageError(exc.error.display()) from None
     paths, target = list(options.paths), ""
     if not paths:
         paths, target = [str(bundled_manifests())], BUNDLED_TARGET
@@ -79,7 +83,7 @@ def run_check(options: CheckOptions) -> Report:
     report.errors = [*loaded.errors, *report.errors]  # unreadable input, then rule failures
     report.files = loaded.files
     report.target = target
-    rego_run.finish(report)  # into the same report
+    rego_run.finish(report, pack.rego_settings)  # into the same report
     if known is not None and options.baseline:  # on the whole tree, so fixed entries are true
         from .gate.baseline import apply
 

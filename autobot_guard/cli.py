@@ -355,11 +355,16 @@ def explain(rule_id: str, rego_policies: str | None) -> None:
             _die(str(exc))
         if rule_id in rego:
             entry = rego[rule_id]
-            click.echo(f"{entry.id} (Rego policy, severity: {entry.severity})\n")
+            click.echo(f"{entry.id} (Rego policy, default severity: {entry.severity})\n")
             click.echo(entry.documentation)
             click.echo(f"\nPolicy: {entry.file} (package {entry.package})")
-            click.echo("Exempt an object with the autobot-guard.io/exempt annotation, as for")
-            click.echo("built-in rules; `autobot-guard check --rego off` skips Rego policies.")
+            click.echo(
+                "\nConfigure it in the policy pack like a built-in rule:\n"
+                f"  rules:\n    {entry.id}:\n      enabled: true\n"
+                f"      severity: {entry.severity}   # error | warning | info\n"
+                "Exempt an object with the autobot-guard.io/exempt annotation, as for\n"
+                "built-in rules; `autobot-guard check --rego off` skips Rego policies."
+            )
             return
         import difflib
 

@@ -35,6 +35,15 @@ class ConfigError(Exception):
         self.error = error
 
 
+class _RulesBase(BaseModel):
+    """Built-in rules are fields; any other key is a Rego policy's rule id with the
+    settings every rule has (enabled, severity), checked against the Rego catalogue once
+    the policies are read (`PolicyPack.check_rule_ids`)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=False)
+    __pydantic_extra__: dict[str, RuleSettings] = Field(init=False)  # type: ignore[assignment]
+
+
 @cache
 def rules_model() -> type[BaseModel]:
     fields: dict[str, Any] = {
@@ -42,7 +51,7 @@ def rules_model() -> type[BaseModel]:
         for rule in ALL_RULES
     }
     return create_model(  # type: ignore[call-overload,no-any-return]
-        "Rules", __config__=ConfigDict(extra="forbid", populate_by_name=False), **fields
+        "Rules", __base__=_RulesBase, **fields
     )
 
 
@@ -208,9 +217,10 @@ def policy_pack_model() -> type[BaseModel]:
 class PolicyPack:
     """A loaded, validated policy pack and the rule instances it configures."""
 
-    def __init__(self, model: BaseModel, source: str) -> None:
+    def __init__(self, model: BaseModel, source: str, text: str | None = None) -> None:
         self.model = model
         self.source = source
+        self.text = text  # the file as read, to name lines in later errors
 
     @property
     def kubernetes_version(self) -> str:
@@ -226,6 +236,29 @@ class PolicyPack:
 
     def settings(self, rule: type[Rule]) -> RuleSettings:
         return getattr(self.model.rules, _field_name(rule.id))  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def rego_settings(self) -> dict[str, RuleSettings]:
+        """What the pack says about Rego policies' rules: id -> enabled, severity."""
+        return dict(self.model.rules.__pydantic_extra__ or {})  # type: ignore[attr-defined]
+
+    def check_rule_ids(self, rego_rule_ids: frozenset[str]) -> None:
+        """ConfigError for a `rules:` key that is neither a built-in nor a Rego rule."""
+        unknown = [key for key in self.rego_settings if key not in rego_rule_ids]
+        if not unknown:
+            return
+        line = None
+        if self.text is not None:
+            from .loader import Document
+
+            data = parse_document(self.text)
+            line = Document(self.source, 1, self.text, data).line_of(("rules", unknown[0]))
+        known = [rule.id for rule in ALL_RULES] + sorted(rego_rule_ids)
+        message = f"rules.{unknown[0]}: unknown key{_unknown_rule(unknown[0], known)}"
+        if len(unknown) > 1:
+            more = len(unknown) - 1
+            message += f" (and {more} more problem{'s' if more > 1 else ''} after this one)"
+        raise ConfigError(InputError(self.source, line, message))
 
     def enabled_rules(self) -> list[Rule]:
         out = []
@@ -267,17 +300,25 @@ def load_policy_pack(path: str) -> PolicyPack:
         first = exc.errors()[0]
         location = tuple(first["loc"])
         document = Document(path, 1, text, data)
-        field = ".".join(str(part) for part in location) or "(top level)"
         message = _plain(first["msg"])
         if first["type"] == "extra_forbidden":
             message = f"unknown key{_suggest(location, data)}"
+        builtin = [rule.id for rule in ALL_RULES]
+        if len(location) > 2 and location[0] == "rules" and location[1] not in builtin:
+            # not a built-in rule: a misspelt one, or a Rego rule given a parameter
+            hint = _unknown_rule(str(location[1]), builtin)
+            if "did you mean" in hint:
+                location, message = location[:2], f"unknown key{hint}"
+            else:
+                message += " (rules of Rego policies take only enabled and severity)"
+        field = ".".join(str(part) for part in location) or "(top level)"
         more = len(exc.errors()) - 1
         if more:
             message += f" (and {more} more problem{'s' if more > 1 else ''} after this one)"
         raise ConfigError(
             InputError(path, document.line_of(location), f"{field}: {message}")
         ) from None
-    return PolicyPack(model, path)
+    return PolicyPack(model, path, text)
 
 
 def _plain(message: str) -> str:
@@ -288,12 +329,15 @@ def _plain(message: str) -> str:
 
 def _suggest(location: tuple[Any, ...], data: dict[str, Any]) -> str:
     if len(location) == 2 and location[0] == "rules":
-        import difflib
-
-        known = [rule.id for rule in ALL_RULES]
-        close = difflib.get_close_matches(str(location[1]), known, n=1)
-        return f" (unknown rule; did you mean {close[0]!r}?)" if close else " (unknown rule)"
+        return _unknown_rule(str(location[1]), [rule.id for rule in ALL_RULES])
     return ""
+
+
+def _unknown_rule(rule_id: str, known: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(rule_id, known, n=1)
+    return f" (unknown rule; did you mean {close[0]!r}?)" if close else " (unknown rule)"
 
 
 def config_json_schema() -> dict[str, Any]:

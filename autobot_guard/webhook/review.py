@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..config import PolicyPack
+from ..config import ConfigError, PolicyPack
 from ..engine import evaluate
+from ..errors import UsageError
 from ..findings import Finding, message_key
 from ..inventory import Inventory
 from ..resources import WORKLOADS, Resource
@@ -32,8 +33,11 @@ from .models import AdmissionRequest
 from .store import InventoryStore, resource_from
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from ..rego.opa_server import OpaServer
     from ..rego.results import Hit
+    from ..rules.base import RuleSettings
 
 T = TypeVar("T")
 
@@ -125,6 +129,11 @@ class Reviewer:
                 self.rego_policies = directory
                 evaluate_resources([], directory)  # compile now: a broken policy fails start-up
                 self.rego_engine = "embedded"
+            try:
+                pack.check_rule_ids(self.rego_rule_ids)
+            except ConfigError as exc:
+                raise UsageError(exc.error.display()) from None
+        self.rego_settings = pack.rego_settings  # enabled and severity of the Rego rules
 
     def describe_rego(self) -> str:
         """Which engine judges the Rego policies, for metrics and readiness."""
@@ -247,14 +256,15 @@ class Reviewer:
     def _rego(self, resource: Resource) -> list[Finding]:
         """The Rego policies' findings on `resource`; CannotJudge when the engine cannot
         answer (OPA not reachable) or evaluation failed on this object."""
-        from ..errors import UsageError
 
         if self.opa is None:
             from ..rego.step import evaluate_resources
 
             assert self.rego_policies is not None
             try:
-                return evaluate_resources([resource], self.rego_policies)
+                return evaluate_resources(
+                    [resource], self.rego_policies, configured=self.rego_settings
+                )
             except UsageError as exc:
                 raise CannotJudge(str(exc)) from None
         from ..rego.opa_server import OpaError
@@ -263,10 +273,9 @@ class Reviewer:
             hits = self.opa.evaluate([rego_input(resource.data)])
         except (OpaError, UsageError) as exc:
             raise CannotJudge(str(exc)) from None
-        return _findings_of(resource, hits)
+        return _findings_of(resource, hits, self.rego_settings)
 
     async def _rego_async(self, resource: Resource) -> list[Finding]:
-        from ..errors import UsageError
         from ..rego.opa_server import OpaError
 
         assert self.opa is not None
@@ -274,7 +283,7 @@ class Reviewer:
             hits = await self.opa.evaluate_async([rego_input(resource.data)])
         except (OpaError, UsageError) as exc:
             raise CannotJudge(str(exc)) from None
-        return _findings_of(resource, hits)
+        return _findings_of(resource, hits, self.rego_settings)
 
     def _too_large(self, resource: Resource, count: int) -> Decision:
         where = f"{resource.namespace}/{resource.name}" if resource.namespace else resource.name
@@ -343,9 +352,11 @@ class Reviewer:
         return decision
 
 
-def _findings_of(resource: Resource, hits: list[Hit]) -> list[Finding]:
+def _findings_of(
+    resource: Resource, hits: list[Hit], configured: Mapping[str, RuleSettings]
+) -> list[Finding]:
     """OPA's hits on `resource` -> its findings; CannotJudge for an evaluation error."""
-    from ..rego.results import ERROR, to_finding
+    from ..rego.results import ERROR, findings_of
 
     for hit in hits:
         if hit.kind == ERROR:
@@ -354,7 +365,7 @@ def _findings_of(resource: Resource, hits: list[Hit]) -> list[Finding]:
                 f"Rego evaluation failed on {value.get('subject') or 'this object'}: "
                 f"{value.get('error') or 'OPA gave no reason'}"
             )
-    return sorted((to_finding(resource, hit) for hit in hits), key=Finding.order)
+    return sorted(findings_of([resource], hits, configured), key=Finding.order)
 
 
 def rego_input(data: dict[str, Any]) -> dict[str, Any]:

@@ -186,7 +186,9 @@ def build(options: ServeOptions) -> tuple[WebhookApp, InventoryStore, ClusterWat
             raise UsageError(
                 f"--opa-url {options.opa_url!r}: give http://HOST:PORT (OPA on loopback)"
             ) from None
-        pack = PolicyPack(pack.model.model_copy(update={"admission": admission}), pack.source)
+        pack = PolicyPack(
+            pack.model.model_copy(update={"admission": admission}), pack.source, pack.text
+        )
     settings = pack.admission
     store = InventoryStore()
     for directory in options.inventory:

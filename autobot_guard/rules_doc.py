@@ -51,8 +51,9 @@ def render_markdown(rules: Sequence[type[Rule]], rego: Sequence[RegoRule], rego_
         f"<!-- Generated from the rule registry by `{REGENERATE}`; do not edit. -->",
         "",
         "Rule ids are a stable public contract. Severities are defaults: the policy pack",
-        "sets them (`rules.<id>.severity`), and every rule can be switched off there",
-        "(`rules.<id>.enabled: false`); see [configuration](configuration.md).",
+        "sets them (`rules.<id>.severity`), and every rule, built-in or Rego, can be",
+        "switched off there (`rules.<id>.enabled: false`); see",
+        "[configuration](configuration.md).",
         "`autobot-guard explain <id>` prints the same text on a terminal.",
         "",
         "| id | default | checks |",
@@ -61,7 +62,7 @@ def render_markdown(rules: Sequence[type[Rule]], rego: Sequence[RegoRule], rego_
     out += [f"| [`{r.id}`](#{r.id}) | {r.default_severity.value} | {r.summary} |" for r in rules]
     if rego:
         out += ["", f"Rego policies ({rego_source}, see [Rego policies](rego.md)):", ""]
-        out += ["| id | severity | checks |", "|---|---|---|"]
+        out += ["| id | default | checks |", "|---|---|---|"]
         out += [f"| [`{r.id}`](#{r.id}) | {r.severity} | {r.summary} |" for r in rego]
     out += ["", "## Built-in rules"]
     for rule in rules:
@@ -100,7 +101,8 @@ def _rego(entry: RegoRule) -> list[str]:
     return [
         f"### {entry.id}",
         "",
-        f"Severity: **{entry.severity}**. Policy: `{entry.file}` (package `{entry.package}`).",
+        f"Default severity: **{entry.severity}**. Policy: `{entry.file}` "
+        f"(package `{entry.package}`).",
         "",
         entry.documentation,
     ]

@@ -6,7 +6,7 @@ kustomize rendering) plug in here as steps, so the CLI and the CI gate stay adap
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -16,12 +16,12 @@ from .errors import UsageError
 from .findings import Report
 from .loader import load_paths
 from .paths import bundled_manifests, bundled_policy_pack
+from .rego import DEFAULT_TIMEOUT as REGO_TIMEOUT
 
 if TYPE_CHECKING:
     from .gate.baseline import Entry as BaselineEntry
     from .loader import LoadResult
-    from .prefetch import Prefetch
-    from .rego import RegoStep
+    from .rego.step import RegoStep
 
 BUNDLED_TARGET = "the bundled AutoBot reference manifests"
 
@@ -36,8 +36,9 @@ class CheckOptions:
     kustomize: str | None = None  # directory: check what `kubectl kustomize` renders from it
     rego: str = "auto"  # Rego policies: auto (conftest if on PATH, else embedded), conftest,
     rego_policies: str | None = None  # embedded or off; their directory (default: bundled)
-    rego_timeout: float = 60.0  # seconds for the whole Rego step
-    prefetch: Prefetch | None = None  # a worker already parsing `paths` (see prefetch.py)
+    rego_timeout: float = REGO_TIMEOUT  # seconds for the whole Rego step
+    # Loads `paths` in place of load_paths: the CLI's, from what its start-up worker parsed.
+    load_input: Callable[[], LoadResult] | None = None
 
 
 def load_pack(config: str | None, kubernetes_version: str | None = None) -> PolicyPack:
@@ -76,7 +77,7 @@ def run_check(options: CheckOptions) -> Report:
     if options.kustomize:
         loaded, target = _kustomize(options), f"kustomize build of {options.kustomize}"
     else:
-        loaded = load_paths(paths, prefetch=options.prefetch)
+        loaded = options.load_input() if options.load_input else load_paths(paths)
     # conftest judges on the other core while the built-in rules run here.
     rego_run = rego.start(loaded.resources, pack.skip_namespaces)
     report = evaluate(loaded.resources, pack, extra_rule_ids=rego.rule_ids)
@@ -96,7 +97,7 @@ def run_check(options: CheckOptions) -> Report:
 
 
 def _rego_step(options: CheckOptions) -> RegoStep:
-    from .rego import RegoStep
+    from .rego.step import RegoStep
 
     return RegoStep.prepare(options.rego, options.rego_policies, options.rego_timeout)
 

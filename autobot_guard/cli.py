@@ -7,18 +7,26 @@ so that `--help` and `rules` start fast.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from . import __version__
+from .findings import Severity
+from .gate.baseline import DEFAULT_FILE as BASELINE_FILE
+from .rego import ADMISSION_ENGINES, MODES, OPA_URL
+from .rego import DEFAULT_TIMEOUT as REGO_TIMEOUT
+from .reporters import FORMATS
 
-FAIL_ON = ("error", "warning", "info", "never")
-FORMATS = ("text", "json", "sarif", "junit", "github", "markdown")
-REGO_MODES = ("auto", "conftest", "embedded", "off")
+if TYPE_CHECKING:
+    from .loader import LoadResult
+    from .prefetch import Prefetch
+
+FAIL_ON = (*(severity.value for severity in Severity), "never")
 
 
 def _die(message: str) -> NoReturn:
@@ -38,7 +46,7 @@ def _rego_options(command: Callable[..., None]) -> Callable[..., None]:
     options = [
         click.option(
             "--rego",
-            type=click.Choice(REGO_MODES),
+            type=click.Choice(MODES),
             default="auto",
             show_default=True,
             help="Rego policies: conftest, embedded (in process), auto (conftest if on PATH) "
@@ -48,7 +56,7 @@ def _rego_options(command: Callable[..., None]) -> Callable[..., None]:
         click.option(
             "--rego-timeout",
             type=click.FloatRange(min=0, min_open=True),
-            default=60.0,
+            default=REGO_TIMEOUT,
             show_default=True,
             metavar="SECONDS",
             help="Time limit of the Rego step.",
@@ -161,7 +169,6 @@ def _check(
         prefetch = Prefetch.start(list(paths) or [str(bundled_manifests())])
     from .check import CheckOptions, run_check
     from .errors import UsageError
-    from .findings import Severity
     from .reporters import render
 
     try:
@@ -175,7 +182,7 @@ def _check(
             rego=rego,
             rego_policies=rego_policies,
             rego_timeout=rego_timeout,
-            prefetch=prefetch,
+            load_input=functools.partial(_parsed_by, prefetch) if prefetch else None,
         )
         report = run_check(options)
     except UsageError as exc:
@@ -203,6 +210,13 @@ def _check(
             "autobot-guard: note: nothing to check: no Kubernetes objects in the input", err=True
         )
     _exit(report.exit_code(threshold))
+
+
+def _parsed_by(worker: Prefetch) -> LoadResult:
+    """The input as the start-up worker and this process parsed it, loaded."""
+    from .loader import load_parsed, parse_sources
+
+    return load_parsed(worker.listing, worker.collect(parse_sources))
 
 
 def _write_stdout(text: str) -> None:
@@ -248,7 +262,7 @@ def _exit(code: int) -> NoReturn:
 @click.option(
     "-o",
     "--output",
-    default=".autobot-guard-baseline.json",
+    default=BASELINE_FILE,
     show_default=True,
     type=click.Path(dir_okay=False),
     help="Where to write the baseline.",
@@ -346,6 +360,7 @@ def explain(rule_id: str, rego_policies: str | None) -> None:
     """Explain a rule: what it checks, why, how to fix it, with examples."""
     from .errors import UsageError
     from .rules import RULES_BY_ID
+    from .rules.exemption import EXEMPT
 
     rule = RULES_BY_ID.get(rule_id)
     if rule is None:
@@ -362,7 +377,7 @@ def explain(rule_id: str, rego_policies: str | None) -> None:
                 "\nConfigure it in the policy pack like a built-in rule:\n"
                 f"  rules:\n    {entry.id}:\n      enabled: true\n"
                 f"      severity: {entry.severity}   # error | warning | info\n"
-                "Exempt an object with the autobot-guard.io/exempt annotation, as for\n"
+                f"Exempt an object with the {EXEMPT} annotation, as for\n"
                 "built-in rules; `autobot-guard check --rego off` skips Rego policies."
             )
             return
@@ -442,14 +457,14 @@ def config_schema() -> None:
 @click.option("--shutdown-timeout", default=25.0, show_default=True, help="Seconds to drain.")
 @click.option(
     "--rego-engine",
-    type=click.Choice(["opa", "embedded"]),
+    type=click.Choice(ADMISSION_ENGINES),
     help="Rego at admission: a real OPA server beside the webhook (the pack's default) "
     "or rego-cpp in process; overrides admission.regoEngine.",
 )
 @click.option(
     "--opa-url",
     metavar="URL",
-    help="The OPA server (http://HOST:PORT; default http://127.0.0.1:8181, the sidecar); "
+    help=f"The OPA server (http://HOST:PORT; default {OPA_URL}, the sidecar); "
     "overrides admission.opaUrl.",
 )
 @click.option("--watch-timeout", default=300, hidden=True, type=int)

@@ -22,7 +22,8 @@ from pydantic import (
 
 from .findings import InputError, Severity
 from .paths import bundled_policy_pack
-from .rules import ALL_RULES
+from .rego import OPA_TIMEOUT, OPA_URL, AdmissionEngine
+from .rules import ALL_RULES, cross_resource_ids
 from .rules.base import Rule, RuleSettings
 from .yamlparse import YamlError, parse_document
 
@@ -41,7 +42,7 @@ class _RulesBase(BaseModel):
     the policies are read (`PolicyPack.check_rule_ids`)."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=False)
-    __pydantic_extra__: dict[str, RuleSettings] = Field(init=False)  # type: ignore[assignment]
+    __pydantic_extra__: dict[str, RuleSettings] = Field(init=False)
 
 
 @cache
@@ -50,20 +51,11 @@ def rules_model() -> type[BaseModel]:
         _field_name(rule.id): (rule.Settings, Field(default_factory=rule.Settings, alias=rule.id))
         for rule in ALL_RULES
     }
-    return create_model(  # type: ignore[call-overload,no-any-return]
-        "Rules", __base__=_RulesBase, **fields
-    )
+    return create_model("Rules", __base__=_RulesBase, **fields)
 
 
 def _field_name(rule_id: str) -> str:
     return "rule_" + rule_id.replace("-", "_")  # prefixed: `schema` would shadow BaseModel
-
-
-# Rules whose findings depend on other objects (which may arrive later at admission).
-CROSS_RESOURCE_RULES = (
-    "network-policy", "network-policy-target", "dns-egress", "service-target", "hpa-target",
-    "config-ref", "pdb", "statefulset-service",
-)  # fmt: skip
 
 
 class AdmissionSettings(BaseModel):
@@ -93,7 +85,7 @@ class AdmissionSettings(BaseModel):
         ),
     )
     crossResourceRuleIds: list[str] = Field(
-        default_factory=lambda: list(CROSS_RESOURCE_RULES),
+        default_factory=lambda: list(cross_resource_ids()),
         description="The rules crossResourceRules applies to (skipped until the inventory syncs).",
     )
     skipNamespaces: list[str] = Field(
@@ -140,7 +132,7 @@ class AdmissionSettings(BaseModel):
     regoPolicies: str | None = Field(
         default=None, description="Directory of the Rego policies (default: the bundled ones)."
     )
-    regoEngine: Literal["opa", "embedded"] = Field(
+    regoEngine: AdmissionEngine = Field(
         default="opa",
         description=(
             "opa: a real OPA server beside the webhook (the sidecar of the shipped "
@@ -149,12 +141,12 @@ class AdmissionSettings(BaseModel):
         ),
     )
     opaUrl: str = Field(
-        default="http://127.0.0.1:8181",
+        default=OPA_URL,
         pattern=r"^http://[^/?#\s]+(/[^?#\s]*)?$",
         description="The OPA server (regoEngine opa): http://HOST:PORT, on loopback.",
     )
     opaTimeoutSeconds: float = Field(
-        default=2.0,
+        default=OPA_TIMEOUT,
         gt=0,
         le=30,
         description=(
@@ -196,7 +188,7 @@ def policy_pack_model() -> type[BaseModel]:
         skipNamespaces: list[str] = Field(
             default_factory=list, description="Resources in these namespaces are not judged."
         )
-        rules: rules_type = Field(default_factory=rules_type)  # type: ignore[valid-type]
+        rules: rules_type = Field(default_factory=rules_type)
         admission: AdmissionSettings = Field(
             default_factory=AdmissionSettings,
             description="How `autobot-guard serve` (the admission webhook) applies this pack.",

@@ -16,7 +16,7 @@ conflicting values of a complete rule, recursion, ...), `value` `{"error", "subj
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,7 +72,8 @@ def check_value(value: Any, namespace: str, rule: str) -> bool:
                 f"Rego rule data.{namespace}.{rule} returned an object without a string "
                 f'"msg" field: {str(value)[:200]}'
             )
-        return value["msg"] != ""
+        message: str = value["msg"]
+        return message != ""
     return False  # other values are ignored, as conftest does
 
 
@@ -130,7 +131,7 @@ def to_finding(
 
 
 def findings_of(
-    resources: list[Resource] | tuple[Resource, ...],
+    resources: Sequence[Resource],
     hits: list[Hit],
     configured: Mapping[str, RuleSettings] | None = None,
 ) -> list[Finding]:

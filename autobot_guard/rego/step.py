@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import UsageError
 from ..findings import Finding, Report, Severity
 from ..paths import bundled_policies
+from . import DEFAULT_TIMEOUT, MODES
 from .policies import PolicySet, load_policy_set
 from .results import ERROR, Hit, failure, findings_of
 
@@ -21,9 +22,6 @@ if TYPE_CHECKING:
     from ..rules.base import RuleSettings
     from .conftest import Pending
     from .embedded import EmbeddedEngine
-
-MODES = ("auto", "conftest", "embedded", "off")
-DEFAULT_TIMEOUT = 60.0  # seconds, for a whole run
 
 
 def default_policy_dir() -> Path:

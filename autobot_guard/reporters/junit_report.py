@@ -114,7 +114,7 @@ def _summary(findings: list[Finding]) -> str:
 
 
 def _finding_text(finding: Finding) -> str:
-    where = f"line {finding.line}" + (f", {finding.path}" if finding.path else "")
+    where = f"line {finding.line}" + (f", {finding.path_text}" if finding.path else "")
     return f"{where}: {finding.severity.value}: {finding.message}\n  fix: {finding.fix}"
 
 

@@ -52,6 +52,12 @@ class Rule:
     summary: ClassVar[str]  # one line for `autobot-guard rules`
     fix: ClassVar[str]
     kinds: ClassVar[frozenset[str] | None] = None  # None: called for every resource
+    # Kinds it looks up in the inventory besides the resource it judges: what `serve`
+    # keeps from --inventory and watches in the cluster (rules/__init__.py derives them).
+    reads: ClassVar[frozenset[str]] = frozenset()
+    # Its findings depend on those objects, which at admission may arrive later: they
+    # warn by default and wait for the inventory to sync (admission.crossResourceRuleIds).
+    cross_resource: ClassVar[bool] = False
     Settings: ClassVar[type[RuleSettings]] = RuleSettings
     failing_example: ClassVar[str]
     passing_example: ClassVar[str]

@@ -16,7 +16,6 @@ which findings deny, which warn and which are only counted:
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -26,11 +25,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..config import ConfigError, PolicyPack
 from ..engine import evaluate
 from ..errors import UsageError
-from ..findings import Finding, message_key
+from ..findings import FieldPath, Finding, message_key
 from ..inventory import Inventory
 from ..resources import WORKLOADS, Resource
 from .models import AdmissionRequest
-from .store import InventoryStore, resource_from
+from .store import LAST_APPLIED, InventoryStore, resource_from
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -44,7 +43,7 @@ T = TypeVar("T")
 CONTROLLED_KINDS = frozenset({"Pod", "ReplicaSet", "Job"})
 CONTROLLER_MANAGER = "system:kube-controller-manager"
 CONTROLLER_ACCOUNTS = "system:serviceaccount:kube-system:"
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+HPA = "HorizontalPodAutoscaler"
 WARNING_CHARS = 120
 MESSAGE_FINDING_CHARS = 240
 
@@ -101,6 +100,12 @@ class Reviewer:
         self.rules = [rule for rule in pack.enabled_rules() if rule.id not in skipped]
         self.cross = frozenset(self.settings.crossResourceRuleIds)
         self.local_rules = [rule for rule in self.rules if rule.id not in self.cross]
+        # A workload whose manifest leaves spec.replicas to an HPA (the API server
+        # defaulted it): the rules not otherwise cross-resource that read HPAs depend on
+        # one that may come later.
+        self.cross_when_replicas_defaulted = self.cross | {
+            rule.id for rule in self.rules if not rule.cross_resource and HPA in rule.reads
+        }
         skip = set(self.settings.skipNamespaces) | set(pack.skip_namespaces)
         if own_namespace:
             skip.add(own_namespace)
@@ -209,7 +214,7 @@ class Reviewer:
             count = container_count(resource)
             if count > self.settings.maxContainers:
                 return self._too_large(resource, count)
-        cross = self.cross | {"min-replicas"} if replicas_defaulted else self.cross
+        cross = self.cross_when_replicas_defaulted if replicas_defaulted else self.cross
         findings, exempted, crossed = yield from self._judge(resource, times)
         decision = yield from self._classify(findings, cross, request, resource, times)
         decision.exempted = exempted
@@ -373,7 +378,9 @@ def rego_input(data: dict[str, Any]) -> dict[str, Any]:
     annotation, which the manifest conftest judges in CI never has (a copy of the whole
     object as one string: half of what OPA would parse for a Deployment)."""
     meta = data.get("metadata")
-    notes = meta.get("annotations") if isinstance(meta, dict) else None
+    if not isinstance(meta, dict):
+        return data
+    notes = meta.get("annotations")
     if not isinstance(notes, dict) or LAST_APPLIED not in notes:
         return data
     kept = {key: value for key, value in notes.items() if key != LAST_APPLIED}
@@ -392,7 +399,8 @@ def prepare(original: dict[str, Any], namespace: str | None) -> tuple[dict[str, 
 
     Returns (object, whether spec.replicas was taken out). A workload whose manifest
     leaves replicas to an HPA gets `replicas: 1` by defaulting; judged as written, its
-    min-replicas finding depends on the HPA, which may arrive after it.
+    findings of the rules that read HPAs (min-replicas) depend on the HPA, which may
+    arrive after it.
     """
     data = {key: value for key, value in original.items() if key != "status"}
     meta = data.get("metadata")
@@ -467,8 +475,8 @@ def shorten(text: str, limit: int) -> str:
 
 
 # (rule, field path with containers named, scalar value, message without numbers)
-Identity = tuple[str, str, Any, str]
-_CONTAINER_INDEX = re.compile(r"\b(containers|initContainers|ephemeralContainers)\[(\d+)\]")
+Identity = tuple[str, tuple[str | int, ...], Any, str]
+_CONTAINER_LISTS = frozenset({"containers", "initContainers", "ephemeralContainers"})
 _SCALARS = (str, int, float, bool, type(None))
 _NOT_A_VALUE = ("<not a single value>",)
 
@@ -481,51 +489,29 @@ def identity(finding: Finding, resource: Resource) -> Identity:
     (one field can carry several findings of one rule: a cpu request fixed and a memory
     request removed is a new finding)."""
     spec = resource.pod_spec
-
-    def by_name(match: re.Match[str]) -> str:
-        items = spec.get(match.group(1))
-        index = int(match.group(2))
-        if isinstance(items, list) and index < len(items) and isinstance(items[index], dict):
-            return f"{match.group(1)}[name={items[index].get('name')}]"
-        return match.group(0)
-
+    path: list[str | int] = list(finding.path)
+    for position, (part, index) in enumerate(zip(finding.path, finding.path[1:], strict=False)):
+        if part in _CONTAINER_LISTS and isinstance(index, int):
+            items = spec.get(str(part))
+            if isinstance(items, list) and index < len(items) and isinstance(items[index], dict):
+                path[position + 1] = f"name={items[index].get('name')}"
     value = value_at(resource.data, finding.path)
     scalar = value if isinstance(value, _SCALARS) else _NOT_A_VALUE
-    path = _CONTAINER_INDEX.sub(by_name, finding.path)
-    return finding.rule, path, scalar, message_key(finding.message)
+    return finding.rule, tuple(path), scalar, message_key(finding.message)
 
 
-def value_at(data: Any, path: str) -> Any:
-    """The value at a rendered field path ("spec.containers[0].image"); keys may hold
-    dots ("metadata.annotations.example.com/x"), so each step takes the longest key the
-    rest of the path starts with. _NOT_A_VALUE where the path leads nowhere."""
-    node, rest = data, path
-    while rest:
-        if rest.startswith("["):
-            end = rest.find("]")
-            if end < 0 or not rest[1:end].isdigit() or not isinstance(node, list):
+def value_at(data: Any, path: FieldPath) -> Any:
+    """The value at a field path; _NOT_A_VALUE where the path leads nowhere."""
+    node = data
+    for part in path:
+        if isinstance(node, list):
+            if not isinstance(part, int) or not 0 <= part < len(node):
                 return _NOT_A_VALUE
-            index = int(rest[1:end])
-            if index >= len(node):
-                return _NOT_A_VALUE
-            node, rest = node[index], rest[end + 1 :].removeprefix(".")
-            continue
-        if not isinstance(node, dict):
+            node = node[part]
+        elif isinstance(node, dict) and isinstance(part, str) and part in node:
+            node = node[part]
+        else:
             return _NOT_A_VALUE
-        key = max(
-            (
-                k
-                for k in node
-                if isinstance(k, str)
-                and rest.startswith(k)
-                and (len(rest) == len(k) or rest[len(k)] in ".[")
-            ),
-            key=len,
-            default=None,
-        )
-        if key is None:
-            return _NOT_A_VALUE
-        node, rest = node[key], rest[len(key) :].removeprefix(".")
     return node
 
 
@@ -553,7 +539,7 @@ def deny_message(resource: Resource, findings: list[Finding], limit: int) -> str
     head = f"autobot-guard: {resource.kind} {where} violates {count} polic"
     head += "y" if count == 1 else "ies"
     parts = [
-        shorten(f"[{f.rule}] {f.path}: {f.message}", MESSAGE_FINDING_CHARS)
+        shorten(f"[{f.rule}] {f.path_text}: {f.message}", MESSAGE_FINDING_CHARS)
         for f in findings[:limit]
     ]
     if count > limit:

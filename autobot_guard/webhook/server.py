@@ -159,7 +159,7 @@ def _http_protocol() -> Any:
         return "auto"
 
     class CoalescingHttpToolsProtocol(HttpToolsProtocol):
-        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        def connection_made(self, transport: Any) -> None:
             super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
 
     return CoalescingHttpToolsProtocol

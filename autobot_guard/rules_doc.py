@@ -1,7 +1,7 @@
 """The rule catalogue as Markdown: `autobot-guard rules --format markdown`, i.e. docs/rules.md.
 
 Everything comes from the registry (each rule class: id, default severity, the kinds it
-judges, docstring, fix, settings, examples) and from the Rego catalogue, so the page
+judges and reads, docstring, fix, settings, examples) and from the Rego catalogue, so the page
 cannot say anything the code does not; `tests/test_docs.py` fails when the committed
 docs/rules.md differs from what this module renders.
 """
@@ -76,10 +76,14 @@ def render_markdown(rules: Sequence[type[Rule]], rego: Sequence[RegoRule], rego_
 
 def _builtin(rule: type[Rule]) -> list[str]:
     kinds = ", ".join(sorted(rule.kinds)) if rule.kinds is not None else "every object"
+    facts = f"Default severity: **{rule.default_severity.value}**. Judges: {kinds}."
+    if rule.reads:
+        facts += f" Reads from the checked set: {', '.join(sorted(rule.reads))}"
+        facts += " (cross-resource)." if rule.cross_resource else "."
     out = [
         f"### {rule.id}",
         "",
-        f"Default severity: **{rule.default_severity.value}**. Judges: {kinds}.",
+        facts,
         "",
         rule.documentation(),
         "",

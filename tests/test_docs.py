@@ -210,6 +210,18 @@ def test_the_webhook_page_lists_every_serve_option_and_admission_setting() -> No
     assert not missing, f"docs/webhook.md: admission settings not in the table: {missing}"
 
 
+def test_the_webhook_page_names_the_cross_resource_rules_and_watched_kinds() -> None:
+    from autobot_guard.rules import cross_resource_ids
+    from autobot_guard.webhook.inventory_watch import WATCHED
+
+    text = (DOCS / "webhook.md").read_text(encoding="utf-8")
+    section = text[text.index("## Cross-resource rules") : text.index("## The policy pack")]
+    named = re.search(r"Cross-resource rules \(([^)]*)\)", section)
+    assert named and set(re.findall(r"`([a-z-]+)`", named[1])) == set(cross_resource_ids())
+    for watched in WATCHED:
+        assert watched.kind in section, f"docs/webhook.md: is {watched.kind} not watched?"
+
+
 def test_the_output_formats_page_lists_every_format() -> None:
     text = (DOCS / "output-formats.md").read_text(encoding="utf-8")
     listed = re.findall(r"^\| `([a-z]+)`", text, re.M)

@@ -19,9 +19,12 @@ from .paths import bundled_manifests, bundled_policy_pack
 from .rego import DEFAULT_TIMEOUT as REGO_TIMEOUT
 
 if TYPE_CHECKING:
+    from .crds import CrdCatalogue
+    from .findings import InputError
     from .gate.baseline import Entry as BaselineEntry
     from .loader import LoadResult
     from .rego.step import RegoStep
+    from .resources import Resource
 
 BUNDLED_TARGET = "the bundled AutoBot reference manifests"
 
@@ -39,6 +42,7 @@ class CheckOptions:
     rego_timeout: float = REGO_TIMEOUT  # seconds for the whole Rego step
     # Loads `paths` in place of load_paths: the CLI's, from what its start-up worker parsed.
     load_input: Callable[[], LoadResult] | None = None
+    crds: Sequence[str] = ()  # folders of CRDs, before the pack's `crds:` (see crds/)
 
 
 def load_pack(config: str | None, kubernetes_version: str | None = None) -> PolicyPack:
@@ -80,8 +84,10 @@ def run_check(options: CheckOptions) -> Report:
         loaded = options.load_input() if options.load_input else load_paths(paths)
     # conftest judges on the other core while the built-in rules run here.
     rego_run = rego.start(loaded.resources, pack.skip_namespaces)
-    report = evaluate(loaded.resources, pack, extra_rule_ids=rego.rule_ids)
-    report.errors = [*loaded.errors, *report.errors]  # unreadable input, then rule failures
+    catalogue, crd_errors = _crd_catalogue(loaded.resources, pack, options.crds)
+    report = evaluate(loaded.resources, pack, extra_rule_ids=rego.rule_ids, crds=catalogue)
+    # unreadable input, broken CRDs, then rule failures
+    report.errors = [*loaded.errors, *crd_errors, *report.errors]
     report.files = loaded.files
     report.target = target
     rego_run.finish(report, pack.rego_settings)  # into the same report
@@ -94,6 +100,26 @@ def run_check(options: CheckOptions) -> Report:
 
         restrict_to(report, changed, options.changed_since)
     return report
+
+
+def _crd_catalogue(
+    resources: Sequence[Resource], pack: PolicyPack, folders: Sequence[str]
+) -> tuple[CrdCatalogue | None, list[InputError]]:
+    """The CRDs of the checked files, then of `--crds` folders, then of the pack's."""
+    from .crds import build_catalogue, crd_folders_resources, is_crd
+    from .rules.schema import Schema
+
+    schema_settings = pack.settings(Schema)
+    assert isinstance(schema_settings, Schema.Settings)
+    if not schema_settings.enabled:
+        return None, []
+    given, errors = crd_folders_resources(list(folders))
+    bundled, more = crd_folders_resources(pack.crd_folders)
+    checked = [resource for resource in resources if is_crd(resource)]
+    catalogue, broken = build_catalogue(
+        [checked, given, bundled], schema_settings.strict, pack.kubernetes_version
+    )
+    return catalogue, [*errors, *more, *broken]
 
 
 def _rego_step(options: CheckOptions) -> RegoStep:

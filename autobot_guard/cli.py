@@ -126,6 +126,14 @@ def main() -> None:
     metavar="DIR",
     help="Check what `kubectl kustomize DIR` renders, reported on the source files.",
 )
+@click.option(
+    "--crds",
+    "crds",
+    multiple=True,
+    metavar="DIR",
+    help="Folder (or file) of CustomResourceDefinitions whose custom resources `schema` "
+    "validates, besides those checked and the pack's `crds:` (repeatable).",
+)
 @_rego_options
 def check(**options: Any) -> None:
     """Check manifests: files, directories (recursive) or - for stdin.
@@ -150,6 +158,7 @@ def _check(
     changed_since: str | None,
     baseline: str | None,
     kustomize: str | None,
+    crds: tuple[str, ...],
     rego: str,
     rego_policies: str | None,
     rego_timeout: float,
@@ -183,6 +192,7 @@ def _check(
             rego_policies=rego_policies,
             rego_timeout=rego_timeout,
             load_input=functools.partial(_parsed_by, prefetch) if prefetch else None,
+            crds=crds,
         )
         report = run_check(options)
     except UsageError as exc:

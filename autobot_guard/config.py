@@ -188,6 +188,13 @@ def policy_pack_model() -> type[BaseModel]:
         skipNamespaces: list[str] = Field(
             default_factory=list, description="Resources in these namespaces are not judged."
         )
+        crds: list[str] = Field(
+            default_factory=list,
+            description=(
+                "Folders (or files) of CustomResourceDefinitions whose custom resources "
+                "`schema` validates, relative to this file."
+            ),
+        )
         rules: rules_type = Field(default_factory=rules_type)
         admission: AdmissionSettings = Field(
             default_factory=AdmissionSettings,
@@ -221,6 +228,10 @@ class PolicyPack:
     @property
     def skip_namespaces(self) -> frozenset[str]:
         return frozenset(self.model.skipNamespaces)  # type: ignore[attr-defined]
+
+    @property
+    def crd_folders(self) -> list[str]:
+        return list(self.model.crds)  # type: ignore[attr-defined]
 
     @property
     def admission(self) -> AdmissionSettings:
@@ -310,6 +321,10 @@ def load_policy_pack(path: str) -> PolicyPack:
         raise ConfigError(
             InputError(path, document.line_of(location), f"{field}: {message}")
         ) from None
+    if model.crds:  # type: ignore[attr-defined]
+        here = Path(path).parent  # the pack names its CRD folders relative to itself
+        folders = [str(here / folder) for folder in model.crds]  # type: ignore[attr-defined]
+        model = model.model_copy(update={"crds": folders})
     return PolicyPack(model, path, text)
 
 

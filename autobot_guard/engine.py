@@ -7,6 +7,7 @@ judges anything on its own.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from .config import PolicyPack
 from .findings import Finding, InputError, Report, Severity
@@ -16,6 +17,9 @@ from .resources import Resource
 from .rules.base import Context, Rule, Violation
 from .rules.exemption import exemptions
 
+if TYPE_CHECKING:
+    from .crds import CrdCatalogue
+
 
 def evaluate(
     resources: Sequence[Resource],
@@ -24,15 +28,16 @@ def evaluate(
     inventory: Inventory | None = None,
     judged: Sequence[Resource] | None = None,
     extra_rule_ids: Iterable[str] = (),
+    crds: CrdCatalogue | None = None,
 ) -> Report:
     """Judge `judged` (default: every resource) against `inventory` (default: `resources`).
 
     `extra_rule_ids`: ids of rules outside the registry (Rego policies) that exemption
-    annotations may name.
+    annotations may name. `crds`: the CRDs custom resources are validated against.
     """
     active = list(rules) if rules is not None else pack.enabled_rules()
     inventory = inventory if inventory is not None else Inventory(resources)
-    context = Context(inventory, pack.kubernetes_version, frozenset(extra_rule_ids))
+    context = Context(inventory, pack.kubernetes_version, frozenset(extra_rule_ids), crds)
     skipped = pack.skip_namespaces
     candidates = judged if judged is not None else resources
     to_judge = [r for r in candidates if r.namespace not in skipped]

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..findings import Severity
 
 if TYPE_CHECKING:
+    from ..crds import CrdCatalogue
     from ..inventory import Inventory
     from ..resources import FieldPath, Resource
 
@@ -44,6 +45,7 @@ class Context:
     inventory: Inventory
     kubernetes_version: str
     extra_rule_ids: frozenset[str] = frozenset()  # e.g. Rego policy ids exemptions may name
+    crds: CrdCatalogue | None = None  # schemas of custom resources (`check` only)
 
 
 class Rule:

@@ -65,14 +65,24 @@ def test_an_api_version_that_never_existed_for_a_kind_is_an_error_too() -> None:
     assert finding.message.startswith("autoscaling/v3 HorizontalPodAutoscaler is not served")
 
 
-def test_custom_resources_are_info_not_silently_passed() -> None:
+def test_custom_resources_without_their_crd_are_info_not_silently_passed() -> None:
+    text = (
+        "apiVersion: example.com/v1\nkind: Gadget\n"
+        "metadata: {name: g, namespace: autobot-system}\nspec: {size: 3}\n"
+    )
+    (finding,) = schema(text)
+    assert finding.severity is Severity.INFO and finding.path == "apiVersion"
+    assert "(a custom resource? give its CRD" in finding.message
+
+
+def test_a_custom_resource_with_a_bundled_crd_is_judged_like_a_builtin_kind() -> None:
     text = (
         "apiVersion: cert-manager.io/v1\nkind: Certificate\n"
         "metadata: {name: tls, namespace: autobot-system}\nspec: {secretName: tls}\n"
     )
     (finding,) = schema(text)
-    assert finding.severity is Severity.INFO and finding.path_text == "apiVersion"
-    assert "(a custom resource?): not validated" in finding.message
+    assert (finding.severity, finding.line, finding.path_text) == (Severity.ERROR, 4, "spec")
+    assert finding.message == '"issuerRef" is a required property'
 
 
 def test_an_unknown_builtin_kind_is_info_like_a_custom_resource() -> None:

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from .loader import LoadResult
     from .prefetch import Prefetch
     from .rego import RegoStep
+    from .resources import Resource
+    from .rules.base import Rule
 
 BUNDLED_TARGET = "the bundled AutoBot reference manifests"
 
@@ -73,13 +75,10 @@ def run_check(options: CheckOptions) -> Report:
         loaded, target = _kustomize(options), f"kustomize build of {options.kustomize}"
     else:
         loaded = load_paths(paths, prefetch=options.prefetch)
-    # conftest judges on the other core while the built-in rules run here.
-    rego_run = rego.start(loaded.resources, pack.skip_namespaces)
-    report = evaluate(loaded.resources, pack, extra_rule_ids=rego.rule_ids)
+    report = judge(loaded.resources, pack, rego)
     report.errors = [*loaded.errors, *report.errors]  # unreadable input, then rule failures
     report.files = loaded.files
     report.target = target
-    rego_run.finish(report)  # into the same report
     if known is not None and options.baseline:  # on the whole tree, so fixed entries are true
         from .gate.baseline import apply
 
@@ -88,6 +87,21 @@ def run_check(options: CheckOptions) -> Report:
         from .gate.changed import restrict_to
 
         restrict_to(report, changed, options.changed_since)
+    return report
+
+
+def judge(
+    resources: Sequence[Resource],
+    pack: PolicyPack,
+    rego: RegoStep,
+    rules: Sequence[Rule] | None = None,
+) -> Report:
+    """The judging step `check` and `audit` share: the built-in rules (`rules`, default
+    the pack's) and the Rego policies on `resources`, into one Report."""
+    # conftest judges on the other core while the built-in rules run here.
+    rego_run = rego.start(resources, pack.skip_namespaces)
+    report = evaluate(resources, pack, rules, extra_rule_ids=rego.rule_ids)
+    rego_run.finish(report)  # into the same report
     return report
 
 

@@ -111,3 +111,9 @@ def test_the_crds_are_the_published_policy_report_definitions() -> None:
         result = schema["results"]["items"]["properties"]
         assert result["result"]["enum"] == ["pass", "fail", "warn", "error", "skip"]
         assert set(result["severity"]["enum"]) == {"critical", "high", "medium", "low", "info"}
+
+
+def test_the_documentation_lists_what_the_audit_lists() -> None:
+    from autobot_guard.audit.listing import listed_table
+
+    assert listed_table() in (ROOT / "docs" / "audit.md").read_text()

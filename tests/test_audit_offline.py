@@ -244,3 +244,20 @@ def test_watched_table_is_the_webhooks_plus_the_audits() -> None:
     assert set(WEBHOOK) < set(LISTED)
     assert len({w.resource for w in LISTED}) == len(LISTED)
     assert all(isinstance(w, Watched) for w in LISTED)
+
+
+def test_a_kubeconfig_that_cannot_be_used_is_one_line(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    empty = tmp_path / "kubeconfig"
+    empty.write_text(json.dumps({"apiVersion": "v1", "kind": "Config", "clusters": [],
+                                 "contexts": [], "users": []}))  # fmt: skip
+    for args in (["--kubeconfig", str(tmp_path / "missing")],
+                 ["--kubeconfig", str(empty), "--context", "prod"]):  # fmt: skip
+        result = subprocess.run([sys.executable, "-m", "autobot_guard", "audit", *args],
+                                capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert result.returncode == 2 and result.stdout == ""
+        (line,) = result.stderr.splitlines()
+        assert line.startswith("autobot-guard: error: cannot use kubeconfig "), line
+    assert "prod" in line

@@ -304,3 +304,15 @@ def _reason(exc: BaseException) -> str:
         if marker in text:
             return marker.lower()
     return text[:200] or type(exc).__name__
+
+
+def listed_table() -> str:
+    """The Markdown table of what an audit lists, as docs/audit.md shows it (a test keeps
+    the two in step)."""
+    rows = ["| resource | kind | apiVersion | scope |", "| --- | --- | --- | --- |"]
+    for w in LISTED:
+        scope = "namespaced" if namespaced(w) else "cluster"
+        if w.metadata_only:
+            scope += ", metadata only"
+        rows.append(f"| `{resource_name(w)}` | {w.kind} | {w.api_version} | {scope} |")
+    return "\n".join(rows) + "\n"

@@ -50,7 +50,7 @@ class AuditOutcome:
         if self.policy_reports or self.policy_reports_deleted:
             lines.append(
                 f"policy reports: {len(self.policy_reports)} written, "
-                f"{len(self.policy_reports_deleted)} stale ones deleted"
+                f"{len(self.policy_reports_deleted)} stale deleted"
             )
         return lines
 

@@ -17,8 +17,6 @@ from .listing import (
     Fatal,
     Lister,
     configuration,
-    namespaced,
-    resource_name,
 )
 from .outcome import AuditOutcome
 from .scope import LiveObject, live_object, scope
@@ -93,8 +91,3 @@ def run_audit(options: AuditOptions) -> Audit:
     report.target = outcome.where()
     report.audit = outcome
     return Audit(report, chosen.judged, rules, rego.rule_ids)
-
-
-def listed_resources(namespaced_only: bool = False) -> list[str]:
-    """The resources an audit lists (resource.group), for documentation and RBAC."""
-    return [resource_name(w) for w in LISTED if not namespaced_only or namespaced(w)]

@@ -168,7 +168,7 @@ def write(
 
     documents = build(audit)
     scoped = sorted(set(namespaces))
-    api_client = client.ApiClient(config)
+    api_client: Any = client.ApiClient(config)
     api = client.CustomObjectsApi(api_client)
     written: list[str] = []
     deleted: list[str] = []

@@ -6,7 +6,7 @@ kustomize rendering) plug in here as steps, so the CLI and the CI gate stay adap
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -16,12 +16,14 @@ from .errors import UsageError
 from .findings import Report
 from .loader import load_paths
 from .paths import bundled_manifests, bundled_policy_pack
+from .rego import DEFAULT_TIMEOUT as REGO_TIMEOUT
 
 if TYPE_CHECKING:
+    from .crds import CrdCatalogue
+    from .findings import InputError
     from .gate.baseline import Entry as BaselineEntry
     from .loader import LoadResult
-    from .prefetch import Prefetch
-    from .rego import RegoStep
+    from .rego.step import RegoStep
     from .resources import Resource
     from .rules.base import Rule
 
@@ -38,8 +40,10 @@ class CheckOptions:
     kustomize: str | None = None  # directory: check what `kubectl kustomize` renders from it
     rego: str = "auto"  # Rego policies: auto (conftest if on PATH, else embedded), conftest,
     rego_policies: str | None = None  # embedded or off; their directory (default: bundled)
-    rego_timeout: float = 60.0  # seconds for the whole Rego step
-    prefetch: Prefetch | None = None  # a worker already parsing `paths` (see prefetch.py)
+    rego_timeout: float = REGO_TIMEOUT  # seconds for the whole Rego step
+    # Loads `paths` in place of load_paths: the CLI's, from what its start-up worker parsed.
+    load_input: Callable[[], LoadResult] | None = None
+    crds: Sequence[str] = ()  # folders of CRDs, before the pack's `crds:` (see crds/)
 
 
 def load_pack(config: str | None, kubernetes_version: str | None = None) -> PolicyPack:
@@ -52,7 +56,7 @@ def load_pack(config: str | None, kubernetes_version: str | None = None) -> Poli
         raise UsageError(exc.error.display()) from None
     if kubernetes_version:
         updated = pack.model.model_copy(update={"kubernetesVersion": kubernetes_version})
-        pack = PolicyPack(updated, pack.source)
+        pack = PolicyPack(updated, pack.source, pack.text)
     try:
         schema_directory(pack.kubernetes_version, True)
     except ValueError:
@@ -67,16 +71,16 @@ def load_pack(config: str | None, kubernetes_version: str | None = None) -> Poli
 def run_check(options: CheckOptions) -> Report:
     pack = load_pack(options.config, options.kubernetes_version)
     changed, known = _changed_files(options), _baseline_entries(options)  # fail before loading
-    rego = _rego_step(options)
+    rego = prepare_rego(pack, options.rego, options.rego_policies, options.rego_timeout)
     paths, target = list(options.paths), ""
     if not paths:
         paths, target = [str(bundled_manifests())], BUNDLED_TARGET
     if options.kustomize:
         loaded, target = _kustomize(options), f"kustomize build of {options.kustomize}"
     else:
-        loaded = load_paths(paths, prefetch=options.prefetch)
-    report = judge(loaded.resources, pack, rego)
-    report.errors = [*loaded.errors, *report.errors]  # unreadable input, then rule failures
+        loaded = options.load_input() if options.load_input else load_paths(paths)
+    report = judge(loaded.resources, pack, rego, crd_folders=options.crds)
+    report.errors = [*loaded.errors, *report.errors]  # unreadable input, then the rest
     report.files = loaded.files
     report.target = target
     if known is not None and options.baseline:  # on the whole tree, so fixed entries are true
@@ -95,20 +99,51 @@ def judge(
     pack: PolicyPack,
     rego: RegoStep,
     rules: Sequence[Rule] | None = None,
+    crd_folders: Sequence[str] = (),
 ) -> Report:
     """The judging step `check` and `audit` share: the built-in rules (`rules`, default
-    the pack's) and the Rego policies on `resources`, into one Report."""
+    the pack's) and the Rego policies on `resources`, into one Report (broken CRDs, then
+    rule failures, then Rego failures as its input errors)."""
     # conftest judges on the other core while the built-in rules run here.
     rego_run = rego.start(resources, pack.skip_namespaces)
-    report = evaluate(resources, pack, rules, extra_rule_ids=rego.rule_ids)
-    rego_run.finish(report)  # into the same report
+    catalogue, crd_errors = _crd_catalogue(resources, pack, crd_folders)
+    report = evaluate(resources, pack, rules, extra_rule_ids=rego.rule_ids, crds=catalogue)
+    report.errors = [*crd_errors, *report.errors]
+    rego_run.finish(report, pack.rego_settings)  # into the same report
     return report
 
 
-def _rego_step(options: CheckOptions) -> RegoStep:
-    from .rego import RegoStep
+def _crd_catalogue(
+    resources: Sequence[Resource], pack: PolicyPack, folders: Sequence[str]
+) -> tuple[CrdCatalogue | None, list[InputError]]:
+    """The CRDs of the checked files, then of `--crds` folders, then of the pack's."""
+    from .crds import build_catalogue, crd_folders_resources, is_crd
+    from .rules.schema import Schema
 
-    return RegoStep.prepare(options.rego, options.rego_policies, options.rego_timeout)
+    schema_settings = pack.settings(Schema)
+    assert isinstance(schema_settings, Schema.Settings)
+    if not schema_settings.enabled:
+        return None, []
+    given, errors = crd_folders_resources(list(folders))
+    bundled, more = crd_folders_resources(pack.crd_folders)
+    checked = [resource for resource in resources if is_crd(resource)]
+    catalogue, broken = build_catalogue(
+        [checked, given, bundled], schema_settings.strict, pack.kubernetes_version
+    )
+    return catalogue, [*errors, *more, *broken]
+
+
+def prepare_rego(pack: PolicyPack, mode: str, directory: str | None, timeout: float) -> RegoStep:
+    """The Rego step (`--rego`, `--rego-policies`, `--rego-timeout`), its rule ids checked
+    against the pack, which may set their severity or switch them off."""
+    from .rego.step import RegoStep
+
+    rego = RegoStep.prepare(mode, directory, timeout)
+    try:
+        pack.check_rule_ids(rego.rule_ids)
+    except ConfigError as exc:
+        raise UsageError(exc.error.display()) from None
+    return rego
 
 
 def _changed_files(options: CheckOptions) -> frozenset[str] | None:

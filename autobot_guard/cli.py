@@ -7,6 +7,7 @@ so that `--help` and `rules` start fast.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 from collections.abc import Callable
@@ -15,13 +16,18 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from . import __version__
+from .findings import Severity
+from .gate.baseline import DEFAULT_FILE as BASELINE_FILE
+from .rego import ADMISSION_ENGINES, MODES, OPA_URL
+from .rego import DEFAULT_TIMEOUT as REGO_TIMEOUT
+from .reporters import FORMATS
 
 if TYPE_CHECKING:
     from .findings import Report
+    from .loader import LoadResult
+    from .prefetch import Prefetch
 
-FAIL_ON = ("error", "warning", "info", "never")
-FORMATS = ("text", "json", "sarif", "junit", "github", "markdown")
-REGO_MODES = ("auto", "conftest", "embedded", "off")
+FAIL_ON = (*(severity.value for severity in Severity), "never")
 
 
 def _die(message: str) -> NoReturn:
@@ -41,7 +47,7 @@ def _rego_options(command: Callable[..., None]) -> Callable[..., None]:
     options = [
         click.option(
             "--rego",
-            type=click.Choice(REGO_MODES),
+            type=click.Choice(MODES),
             default="auto",
             show_default=True,
             help="Rego policies: conftest, embedded (in process), auto (conftest if on PATH) "
@@ -51,7 +57,7 @@ def _rego_options(command: Callable[..., None]) -> Callable[..., None]:
         click.option(
             "--rego-timeout",
             type=click.FloatRange(min=0, min_open=True),
-            default=60.0,
+            default=REGO_TIMEOUT,
             show_default=True,
             metavar="SECONDS",
             help="Time limit of the Rego step.",
@@ -121,6 +127,14 @@ def main() -> None:
     metavar="DIR",
     help="Check what `kubectl kustomize DIR` renders, reported on the source files.",
 )
+@click.option(
+    "--crds",
+    "crds",
+    multiple=True,
+    metavar="DIR",
+    help="Folder (or file) of CustomResourceDefinitions whose custom resources `schema` "
+    "validates, besides those checked and the pack's `crds:` (repeatable).",
+)
 @_rego_options
 def check(**options: Any) -> None:
     """Check manifests: files, directories (recursive) or - for stdin.
@@ -145,6 +159,7 @@ def _check(
     changed_since: str | None,
     baseline: str | None,
     kustomize: str | None,
+    crds: tuple[str, ...],
     rego: str,
     rego_policies: str | None,
     rego_timeout: float,
@@ -176,7 +191,8 @@ def _check(
             rego=rego,
             rego_policies=rego_policies,
             rego_timeout=rego_timeout,
-            prefetch=prefetch,
+            load_input=functools.partial(_parsed_by, prefetch) if prefetch else None,
+            crds=crds,
         )
         report = run_check(options)
     except UsageError as exc:
@@ -194,7 +210,6 @@ def _check(
 def _deliver(report: Report, fmt: str, output: str | None, fail_on: str, quiet: bool) -> int:
     """Render `report` in `fmt` to `output` (default stdout), input errors also to stderr
     when the report is not text on a terminal; the exit status `--fail-on` gives."""
-    from .findings import Severity
     from .reporters import render
 
     color = (
@@ -214,6 +229,13 @@ def _deliver(report: Report, fmt: str, output: str | None, fail_on: str, quiet: 
         if fmt != "text" or output:
             click.echo(f"autobot-guard: input error: {error.display()}", err=True)
     return report.exit_code(threshold)
+
+
+def _parsed_by(worker: Prefetch) -> LoadResult:
+    """The input as the start-up worker and this process parsed it, loaded."""
+    from .loader import load_parsed, parse_sources
+
+    return load_parsed(worker.listing, worker.collect(parse_sources))
 
 
 def _write_stdout(text: str) -> None:
@@ -377,7 +399,7 @@ def _audit(
 @click.option(
     "-o",
     "--output",
-    default=".autobot-guard-baseline.json",
+    default=BASELINE_FILE,
     show_default=True,
     type=click.Path(dir_okay=False),
     help="Where to write the baseline.",
@@ -460,6 +482,7 @@ def explain(rule_id: str, rego_policies: str | None) -> None:
     """Explain a rule: what it checks, why, how to fix it, with examples."""
     from .errors import UsageError
     from .rules import RULES_BY_ID
+    from .rules.exemption import EXEMPT
 
     rule = RULES_BY_ID.get(rule_id)
     if rule is None:
@@ -469,11 +492,16 @@ def explain(rule_id: str, rego_policies: str | None) -> None:
             _die(str(exc))
         if rule_id in rego:
             entry = rego[rule_id]
-            click.echo(f"{entry.id} (Rego policy, severity: {entry.severity})\n")
+            click.echo(f"{entry.id} (Rego policy, default severity: {entry.severity})\n")
             click.echo(entry.documentation)
             click.echo(f"\nPolicy: {entry.file} (package {entry.package})")
-            click.echo("Exempt an object with the autobot-guard.io/exempt annotation, as for")
-            click.echo("built-in rules; `autobot-guard check --rego off` skips Rego policies.")
+            click.echo(
+                "\nConfigure it in the policy pack like a built-in rule:\n"
+                f"  rules:\n    {entry.id}:\n      enabled: true\n"
+                f"      severity: {entry.severity}   # error | warning | info\n"
+                f"Exempt an object with the {EXEMPT} annotation, as for\n"
+                "built-in rules; `autobot-guard check --rego off` skips Rego policies."
+            )
             return
         import difflib
 
@@ -552,14 +580,14 @@ def config_schema() -> None:
 @click.option("--shutdown-timeout", default=25.0, show_default=True, help="Seconds to drain.")
 @click.option(
     "--rego-engine",
-    type=click.Choice(["opa", "embedded"]),
+    type=click.Choice(ADMISSION_ENGINES),
     help="Rego at admission: a real OPA server beside the webhook (the pack's default) "
     "or rego-cpp in process; overrides admission.regoEngine.",
 )
 @click.option(
     "--opa-url",
     metavar="URL",
-    help="The OPA server (http://HOST:PORT; default http://127.0.0.1:8181, the sidecar); "
+    help=f"The OPA server (http://HOST:PORT; default {OPA_URL}, the sidecar); "
     "overrides admission.opaUrl.",
 )
 @click.option("--watch-timeout", default=300, hidden=True, type=int)

@@ -22,7 +22,8 @@ from pydantic import (
 
 from .findings import InputError, Severity
 from .paths import bundled_policy_pack
-from .rules import ALL_RULES
+from .rego import OPA_TIMEOUT, OPA_URL, AdmissionEngine
+from .rules import ALL_RULES, cross_resource_ids
 from .rules.base import Rule, RuleSettings
 from .yamlparse import YamlError, parse_document
 
@@ -35,26 +36,26 @@ class ConfigError(Exception):
         self.error = error
 
 
+class _RulesBase(BaseModel):
+    """Built-in rules are fields; any other key is a Rego policy's rule id with the
+    settings every rule has (enabled, severity), checked against the Rego catalogue once
+    the policies are read (`PolicyPack.check_rule_ids`)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=False)
+    __pydantic_extra__: dict[str, RuleSettings] = Field(init=False)
+
+
 @cache
 def rules_model() -> type[BaseModel]:
     fields: dict[str, Any] = {
         _field_name(rule.id): (rule.Settings, Field(default_factory=rule.Settings, alias=rule.id))
         for rule in ALL_RULES
     }
-    return create_model(  # type: ignore[call-overload,no-any-return]
-        "Rules", __config__=ConfigDict(extra="forbid", populate_by_name=False), **fields
-    )
+    return create_model("Rules", __base__=_RulesBase, **fields)
 
 
 def _field_name(rule_id: str) -> str:
     return "rule_" + rule_id.replace("-", "_")  # prefixed: `schema` would shadow BaseModel
-
-
-# Rules whose findings depend on other objects (which may arrive later at admission).
-CROSS_RESOURCE_RULES = (
-    "network-policy", "network-policy-target", "dns-egress", "service-target", "hpa-target",
-    "config-ref", "pdb", "statefulset-service",
-)  # fmt: skip
 
 
 class AdmissionSettings(BaseModel):
@@ -84,7 +85,7 @@ class AdmissionSettings(BaseModel):
         ),
     )
     crossResourceRuleIds: list[str] = Field(
-        default_factory=lambda: list(CROSS_RESOURCE_RULES),
+        default_factory=lambda: list(cross_resource_ids()),
         description="The rules crossResourceRules applies to (skipped until the inventory syncs).",
     )
     skipNamespaces: list[str] = Field(
@@ -131,7 +132,7 @@ class AdmissionSettings(BaseModel):
     regoPolicies: str | None = Field(
         default=None, description="Directory of the Rego policies (default: the bundled ones)."
     )
-    regoEngine: Literal["opa", "embedded"] = Field(
+    regoEngine: AdmissionEngine = Field(
         default="opa",
         description=(
             "opa: a real OPA server beside the webhook (the sidecar of the shipped "
@@ -140,12 +141,12 @@ class AdmissionSettings(BaseModel):
         ),
     )
     opaUrl: str = Field(
-        default="http://127.0.0.1:8181",
+        default=OPA_URL,
         pattern=r"^http://[^/?#\s]+(/[^?#\s]*)?$",
         description="The OPA server (regoEngine opa): http://HOST:PORT, on loopback.",
     )
     opaTimeoutSeconds: float = Field(
-        default=2.0,
+        default=OPA_TIMEOUT,
         gt=0,
         le=30,
         description=(
@@ -187,7 +188,14 @@ def policy_pack_model() -> type[BaseModel]:
         skipNamespaces: list[str] = Field(
             default_factory=list, description="Resources in these namespaces are not judged."
         )
-        rules: rules_type = Field(default_factory=rules_type)  # type: ignore[valid-type]
+        crds: list[str] = Field(
+            default_factory=list,
+            description=(
+                "Folders (or files) of CustomResourceDefinitions whose custom resources "
+                "`schema` validates, relative to this file."
+            ),
+        )
+        rules: rules_type = Field(default_factory=rules_type)
         admission: AdmissionSettings = Field(
             default_factory=AdmissionSettings,
             description="How `autobot-guard serve` (the admission webhook) applies this pack.",
@@ -208,9 +216,10 @@ def policy_pack_model() -> type[BaseModel]:
 class PolicyPack:
     """A loaded, validated policy pack and the rule instances it configures."""
 
-    def __init__(self, model: BaseModel, source: str) -> None:
+    def __init__(self, model: BaseModel, source: str, text: str | None = None) -> None:
         self.model = model
         self.source = source
+        self.text = text  # the file as read, to name lines in later errors
 
     @property
     def kubernetes_version(self) -> str:
@@ -221,11 +230,38 @@ class PolicyPack:
         return frozenset(self.model.skipNamespaces)  # type: ignore[attr-defined]
 
     @property
+    def crd_folders(self) -> list[str]:
+        return list(self.model.crds)  # type: ignore[attr-defined]
+
+    @property
     def admission(self) -> AdmissionSettings:
         return self.model.admission  # type: ignore[attr-defined, no-any-return]
 
     def settings(self, rule: type[Rule]) -> RuleSettings:
         return getattr(self.model.rules, _field_name(rule.id))  # type: ignore[attr-defined, no-any-return]
+
+    @property
+    def rego_settings(self) -> dict[str, RuleSettings]:
+        """What the pack says about Rego policies' rules: id -> enabled, severity."""
+        return dict(self.model.rules.__pydantic_extra__ or {})  # type: ignore[attr-defined]
+
+    def check_rule_ids(self, rego_rule_ids: frozenset[str]) -> None:
+        """ConfigError for a `rules:` key that is neither a built-in nor a Rego rule."""
+        unknown = [key for key in self.rego_settings if key not in rego_rule_ids]
+        if not unknown:
+            return
+        line = None
+        if self.text is not None:
+            from .loader import Document
+
+            data = parse_document(self.text)
+            line = Document(self.source, 1, self.text, data).line_of(("rules", unknown[0]))
+        known = [rule.id for rule in ALL_RULES] + sorted(rego_rule_ids)
+        message = f"rules.{unknown[0]}: unknown key{_unknown_rule(unknown[0], known)}"
+        if len(unknown) > 1:
+            more = len(unknown) - 1
+            message += f" (and {more} more problem{'s' if more > 1 else ''} after this one)"
+        raise ConfigError(InputError(self.source, line, message))
 
     def enabled_rules(self) -> list[Rule]:
         out = []
@@ -267,17 +303,29 @@ def load_policy_pack(path: str) -> PolicyPack:
         first = exc.errors()[0]
         location = tuple(first["loc"])
         document = Document(path, 1, text, data)
-        field = ".".join(str(part) for part in location) or "(top level)"
         message = _plain(first["msg"])
         if first["type"] == "extra_forbidden":
             message = f"unknown key{_suggest(location, data)}"
+        builtin = [rule.id for rule in ALL_RULES]
+        if len(location) > 2 and location[0] == "rules" and location[1] not in builtin:
+            # not a built-in rule: a misspelt one, or a Rego rule given a parameter
+            hint = _unknown_rule(str(location[1]), builtin)
+            if "did you mean" in hint:
+                location, message = location[:2], f"unknown key{hint}"
+            else:
+                message += " (rules of Rego policies take only enabled and severity)"
+        field = ".".join(str(part) for part in location) or "(top level)"
         more = len(exc.errors()) - 1
         if more:
             message += f" (and {more} more problem{'s' if more > 1 else ''} after this one)"
         raise ConfigError(
             InputError(path, document.line_of(location), f"{field}: {message}")
         ) from None
-    return PolicyPack(model, path)
+    if model.crds:  # type: ignore[attr-defined]
+        here = Path(path).parent  # the pack names its CRD folders relative to itself
+        folders = [str(here / folder) for folder in model.crds]  # type: ignore[attr-defined]
+        model = model.model_copy(update={"crds": folders})
+    return PolicyPack(model, path, text)
 
 
 def _plain(message: str) -> str:
@@ -288,12 +336,15 @@ def _plain(message: str) -> str:
 
 def _suggest(location: tuple[Any, ...], data: dict[str, Any]) -> str:
     if len(location) == 2 and location[0] == "rules":
-        import difflib
-
-        known = [rule.id for rule in ALL_RULES]
-        close = difflib.get_close_matches(str(location[1]), known, n=1)
-        return f" (unknown rule; did you mean {close[0]!r}?)" if close else " (unknown rule)"
+        return _unknown_rule(str(location[1]), [rule.id for rule in ALL_RULES])
     return ""
+
+
+def _unknown_rule(rule_id: str, known: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(rule_id, known, n=1)
+    return f" (unknown rule; did you mean {close[0]!r}?)" if close else " (unknown rule)"
 
 
 def config_json_schema() -> dict[str, Any]:

@@ -7,35 +7,18 @@ judges anything on its own.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from .config import PolicyPack
-from .findings import Finding, InputError, Report, Severity, render_path
+from .findings import Finding, InputError, Report, Severity
 from .inventory import Inventory
 from .parallel import split_map
 from .resources import Resource
 from .rules.base import Context, Rule, Violation
+from .rules.exemption import exemptions
 
-EXEMPT_ANNOTATION = "autobot-guard.io/exempt"
-EXEMPT_REASON_ANNOTATION = "autobot-guard.io/exempt-reason"
-
-
-def exemptions(resource: Resource) -> tuple[frozenset[str], str | None]:
-    """Rule ids exempted on the object or its pod template, and the reason given (if any)."""
-    ids: set[str] = set()
-    reason: str | None = None
-    if not resource.annotations and not resource.pod_annotations:
-        return frozenset(), None
-    sources = [resource.annotations]
-    if resource.is_workload:
-        sources.append(resource.pod_annotations)
-    for notes in sources:
-        value = notes.get(EXEMPT_ANNOTATION)
-        if isinstance(value, str):
-            ids.update(part.strip() for part in value.split(",") if part.strip())
-        given = notes.get(EXEMPT_REASON_ANNOTATION)
-        if isinstance(given, str) and given.strip() and reason is None:
-            reason = given.strip()
-    return frozenset(ids), reason
+if TYPE_CHECKING:
+    from .crds import CrdCatalogue
 
 
 def evaluate(
@@ -45,15 +28,16 @@ def evaluate(
     inventory: Inventory | None = None,
     judged: Sequence[Resource] | None = None,
     extra_rule_ids: Iterable[str] = (),
+    crds: CrdCatalogue | None = None,
 ) -> Report:
     """Judge `judged` (default: every resource) against `inventory` (default: `resources`).
 
     `extra_rule_ids`: ids of rules outside the registry (Rego policies) that exemption
-    annotations may name.
+    annotations may name. `crds`: the CRDs custom resources are validated against.
     """
     active = list(rules) if rules is not None else pack.enabled_rules()
     inventory = inventory if inventory is not None else Inventory(resources)
-    context = Context(inventory, pack.kubernetes_version, frozenset(extra_rule_ids))
+    context = Context(inventory, pack.kubernetes_version, frozenset(extra_rule_ids), crds)
     skipped = pack.skip_namespaces
     candidates = judged if judged is not None else resources
     to_judge = [r for r in candidates if r.namespace not in skipped]
@@ -116,7 +100,7 @@ def _judge(resource: Resource, rules: list[Rule], context: Context) -> Iterable[
                 file=resource.document.file,
                 line=resource.line_of(()),
                 resource=resource.ref,
-                path="",
+                path=(),
             )
             continue
         for violation in violations:
@@ -145,6 +129,6 @@ def finding_of(
         file=resource.document.file,
         line=line or resource.line_of(violation.path),
         resource=resource.ref,
-        path=render_path(violation.path),
+        path=violation.path,
         exempt_reason=reason if rule_id in exempt_ids and reason else None,
     )

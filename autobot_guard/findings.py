@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from .audit.outcome import AuditOutcome
-    from .gate.baseline import Outcome
 
 
 class Severity(StrEnum):
@@ -26,11 +25,12 @@ class Severity(StrEnum):
 _RANK = {Severity.ERROR: 3, Severity.WARNING: 2, Severity.INFO: 1}
 
 
+FieldPath = tuple[str | int, ...]  # ("spec", "containers", 0, "image")
 # The "file" of an object listed from a cluster (`audit`): cluster:Kind/namespace/name.
 LIVE_PREFIX = "cluster:"
 
 
-def render_path(path: tuple[str | int, ...]) -> str:
+def render_path(path: FieldPath) -> str:
     """("spec", "containers", 0, "image") -> "spec.containers[0].image"."""
     out: list[str] = []
     for part in path:
@@ -73,8 +73,13 @@ class Finding:
     file: str
     line: int
     resource: ResourceRef
-    path: str
+    path: FieldPath  # of the field at fault; reports show it as `path_text`
     exempt_reason: str | None = None
+
+    @property
+    def path_text(self) -> str:
+        """The field path as reports write it: "spec.containers[0].image"."""
+        return render_path(self.path)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -85,7 +90,7 @@ class Finding:
             "file": self.file,
             "line": self.line,
             "resource": self.resource.to_json(),
-            "path": self.path,
+            "path": self.path_text,
         }
         if self.exempt_reason is not None:
             out["exemptReason"] = self.exempt_reason
@@ -96,15 +101,15 @@ class Finding:
         the field path."""
         if self.line:
             return f"{self.file}:{self.line}"
-        return f"{self.file}:{self.path}" if self.path else self.file
+        return f"{self.file}:{self.path_text}" if self.path else self.file
 
     def order(self) -> tuple[str, int, str, str]:
         """Report order: by file, line, rule, field path."""
-        return (self.file, self.line, self.rule, self.path)
+        return (self.file, self.line, self.rule, self.path_text)
 
     def fingerprint(self) -> str:
         """Stable across line shifts: rule + resource + field path."""
-        return f"{self.rule}|{self.resource.display()}|{self.path}"
+        return f"{self.rule}|{self.resource.display()}|{self.path_text}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +128,26 @@ class InputError:
         return {"file": self.file, "line": self.line, "message": self.message}
 
 
+class Recorded(Protocol):
+    """A finding as a baseline records it (gate/baseline.py's Entry)."""
+
+    def display(self) -> str: ...
+    def to_json(self) -> dict[str, str]: ...
+
+
+class Suppression(Protocol):
+    """What a step that hides known findings did (`check --baseline`: gate/baseline.py's
+    Outcome), as every format reports it."""
+
+    @property
+    def file(self) -> str: ...
+    @property
+    def suppressed(self) -> int: ...
+    @property
+    def fixed(self) -> Sequence[Recorded]: ...
+    def to_json(self) -> dict[str, Any]: ...
+
+
 @dataclass(slots=True)
 class Report:
     findings: list[Finding] = field(default_factory=list)
@@ -134,7 +159,7 @@ class Report:
     target: str = ""  # what was checked, for the summary line
     policy_pack: str = ""
     kubernetes_version: str = ""
-    baseline: Outcome | None = None  # what `check --baseline` suppressed and saw fixed
+    baseline: Suppression | None = None  # what `check --baseline` suppressed and saw fixed
     audit: AuditOutcome | None = None  # `audit`: the cluster, what was listed and left alone
     # rule id -> (summary, documentation, severity) of rules outside the registry (Rego)
     rule_docs: dict[str, tuple[str, str, Severity]] = field(default_factory=dict)

@@ -7,18 +7,14 @@ import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .findings import InputError
-from .locate import Path as FieldPath
+from .findings import FieldPath, InputError
 from .locate import TextLocator, compose, existing_depth, node_line
 from .parallel import split_map
 from .resources import Resource, make_resource
-from .sources import Source, list_sources
+from .sources import Source, SourceList, list_sources
 from .yamlparse import MAX_DEPTH, YamlError, check_shape, parse_document
-
-if TYPE_CHECKING:
-    from .prefetch import Prefetch
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 # Led by the literal newline so the engine skips ahead instead of trying every position.
@@ -75,25 +71,19 @@ class LoadResult:
 Parsed = tuple[Any, ...]
 
 
-def load_paths(
-    paths: Iterable[str], stdin_name: str = "<stdin>", prefetch: Prefetch | None = None
-) -> LoadResult:
-    """Every document of every path, in order; files are parsed on two cores when many.
+def load_paths(paths: Iterable[str], stdin_name: str = "<stdin>") -> LoadResult:
+    """Every document of every path, in order; files are parsed on two cores when many."""
+    listing = list_sources(list(paths), stdin_name)
+    weight = listing.size // 2048
+    batches = split_map(parse_sources, listing.sources, weight=weight, plain_data=True)
+    return load_parsed(listing, batches)
 
-    `prefetch`: a worker the CLI started on the same paths before importing the engine.
-    """
-    paths = list(paths)
-    if prefetch is not None and prefetch.paths != paths:
-        prefetch.cancel()
-        prefetch = None
-    listing = prefetch.listing if prefetch is not None else list_sources(paths, stdin_name)
+
+def load_parsed(listing: SourceList, batches: Iterable[list[Parsed]]) -> LoadResult:
+    """The resources and input errors of `listing`, from the `parse_sources` results of
+    its files in order (however they were parsed: the CLI's start-up worker gives them)."""
     result = LoadResult(files=len(listing.sources))
     result.errors.extend(InputError(file, None, error) for file, error in listing.errors)
-    if prefetch is not None:
-        batches = prefetch.collect(parse_sources)
-    else:
-        weight = listing.size // 2048
-        batches = split_map(parse_sources, listing.sources, weight=weight, plain_data=True)
     for batch in batches:
         for item in batch:
             if item[0] == "error":

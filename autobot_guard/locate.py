@@ -12,10 +12,10 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from .findings import FieldPath
+
 if TYPE_CHECKING:
     import yaml
-
-Path = tuple[str | int, ...]
 
 
 def _one_line_flow(value: str) -> bool:
@@ -75,9 +75,9 @@ class TextLocator:
         self.text = text
         # path prefix -> (start, column, dash_column, found_at) where its block begins:
         # findings of one object share long prefixes (spec.template.spec.containers[0])
-        self._blocks: dict[Path, tuple[int, int, int, int]] = {}
+        self._blocks: dict[FieldPath, tuple[int, int, int, int]] = {}
 
-    def locate(self, path: Path) -> tuple[int | None, int]:
+    def locate(self, path: FieldPath) -> tuple[int | None, int]:
         """(line of the deepest segment found, number of segments found)."""
         text = self.text
         blocks = self._blocks
@@ -166,7 +166,7 @@ def compose(text: str, loader: type[Any]) -> yaml.Node | None:
         return None
 
 
-def node_line(node: yaml.Node, path: Path) -> int:
+def node_line(node: yaml.Node, path: FieldPath) -> int:
     """Exact lookup through PyYAML's node tree: the line of the deepest node on `path`."""
     import yaml
 
@@ -214,7 +214,7 @@ def _mapping_key(node: yaml.MappingNode, key: str, depth: int = 0) -> tuple[Any,
     return None
 
 
-def existing_depth(data: Any, path: Path) -> int:
+def existing_depth(data: Any, path: FieldPath) -> int:
     """How many leading segments of `path` exist in `data`."""
     node = data
     for depth, part in enumerate(path):

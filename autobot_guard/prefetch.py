@@ -95,6 +95,8 @@ class Prefetch:
         if not self._acquire(self._parent_alive if front else self._worker_alive):
             return None  # the other side died holding the lock: stop; `collect` redoes
         try:
+            start: int
+            end: int
             start, end = _CURSORS.unpack_from(self._cursors, 0)
             if start >= end:
                 return None

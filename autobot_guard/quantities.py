@@ -33,7 +33,8 @@ def _quantity_module() -> ModuleType:
 @cache
 def _parse(text: str) -> Decimal | None:
     try:
-        return _quantity_module().parse_quantity(text)
+        value: Decimal = _quantity_module().parse_quantity(text)
+        return value
     except (ValueError, ArithmeticError, TypeError):
         return None
 

@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .findings import FieldPath as FieldPath  # re-exported: rules say resources.FieldPath
 from .findings import ResourceRef
 
 if TYPE_CHECKING:
     from .loader import Document
 
-FieldPath = tuple[str | int, ...]
 
 CLUSTER_SCOPED = frozenset(
     {

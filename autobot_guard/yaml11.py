@@ -26,7 +26,7 @@ _GO_YAML_BOOLS = (
 )
 
 
-class KubernetesLoader(yaml.CSafeLoader):  # type: ignore[misc]
+class KubernetesLoader(yaml.CSafeLoader):
     """PyYAML configured to read what go-yaml v2 reads."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:

@@ -212,7 +212,9 @@ def test_a_large_namespace_continues_in_more_reports(monkeypatch: pytest.MonkeyP
     assert [r for p in parts for r in p["results"]] == whole[0]["results"]
 
 
-@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "junit", "github", "markdown", "quiet"])
+@pytest.mark.parametrize(
+    "fmt", ["text", "json", "sarif", "junit", "github", "markdown", "html", "quiet"]
+)
 def test_every_format_names_the_object_and_field_not_a_line(fmt: str) -> None:
     audit = judged([convert("Deployment", as_listed(AS_WRITTEN))])
     text = render(audit.report, fmt)

@@ -194,20 +194,20 @@ def test_a_new_finding_on_a_baselined_field_is_reported(tmp_path: Path) -> None:
     [
         (
             "security-context",
-            "spec.template.spec.containers[0]",
+            ("spec", "template", "spec", "containers", 0),
             "container 'web' does not set runAsNonRoot: true (container or pod securityContext)",
             "container 'web' runs privileged (securityContext.privileged)",
         ),
         (
             "logging-labels",
-            "spec.template.metadata.labels",
+            ("spec", "template", "metadata", "labels"),
             "pod template has no label 'component'",
             "pod template has no label 'logging' (required: 'centralized')",
         ),
     ],
 )
 def test_apply_tells_apart_findings_on_one_field(
-    rule: str, path: str, baselined: str, found: str
+    rule: str, path: tuple[str | int, ...], baselined: str, found: str
 ) -> None:
     old = manual_finding(rule=rule, path=path, message=baselined)
     new = manual_finding(rule=rule, path=path, message=found)

@@ -22,6 +22,7 @@ import jsonschema
 import pytest
 import yaml
 
+from autobot_guard.gate.baseline import DEFAULT_FILE
 from tests.gate_util import (
     ROOT,
     break_backend_liveness_probe,
@@ -106,6 +107,7 @@ def test_ci_workflow_lints_and_tests_on_three_pythons() -> None:
     ci = load_yaml(WORKFLOWS / "ci.yml")
     runs = [s.get("run", "") for job in ci["jobs"].values() for s in job["steps"]]
     assert "ruff check ." in runs and "ruff format --check ." in runs
+    assert "mypy" in runs  # strict, as [tool.mypy] in pyproject.toml says
     assert any("pip install -e '.[test]'" in r for r in runs)
     # The README's test command: the pinned Go tools, then pytest (CI=true on GitHub).
     assert "scripts/test" in runs
@@ -113,6 +115,13 @@ def test_ci_workflow_lints_and_tests_on_three_pythons() -> None:
         s.get("uses", "").startswith("actions/setup-go@") for s in ci["jobs"]["test"]["steps"]
     )
     assert ci["jobs"]["test"]["strategy"]["matrix"]["python-version"] == ["3.11", "3.12", "3.13"]
+
+
+def test_the_test_command_checks_types_before_the_tests() -> None:
+    lines = (ROOT / "scripts" / "test").read_text(encoding="utf-8").splitlines()
+    commands = [line.split()[0] for line in lines if line.startswith(".venv/bin/")]
+    assert commands[-2:] == [".venv/bin/mypy", ".venv/bin/pytest"]
+    assert "set -euo pipefail" in lines  # so a type error ends the run, failed
 
 
 def test_gate_workflow() -> None:
@@ -170,7 +179,7 @@ def gate_inputs(repo: Path, event: str = "pull_request") -> dict[str, str]:
         "${{ github.event_name == 'pull_request' && format('origin/{0}', github.base_ref) || '' }}"
     )
     given["changed-since"] = "origin/main" if event == "pull_request" else ""
-    baseline = ".autobot-guard-baseline.json"
+    baseline = DEFAULT_FILE  # gate.yml names the file `autobot-guard baseline` writes
     assert baseline in given["baseline"] and "hashFiles" in given["baseline"]
     given["baseline"] = baseline if (repo / baseline).exists() else ""
     return given

@@ -298,7 +298,10 @@ def test_rules_and_explain_know_the_rego_policies() -> None:
     }
     explained = cli("explain", "no-hostpath")
     assert explained.returncode == 0
-    assert explained.stdout.startswith("no-hostpath (Rego policy, severity: error)\n\nNo hostPath")
+    assert explained.stdout.startswith(
+        "no-hostpath (Rego policy, default severity: error)\n\nNo hostPath"
+    )
+    assert "  rules:\n    no-hostpath:\n      enabled: true\n" in explained.stdout
     assert "Policy: hostpath.rego (package main.hostpath)" in explained.stdout
     typo = cli("explain", "ownership-label")
     assert typo.returncode == 2

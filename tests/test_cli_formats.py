@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -67,6 +68,11 @@ def assert_report(fmt: str, text: str) -> None:
     elif fmt == "markdown":
         assert text.startswith("## autobot-guard: ")
         assert "### deploy/web.yaml" in text and "| 11 | error | liveness-probe |" in text
+    elif fmt == "html":
+        assert text.startswith("<!DOCTYPE html>")
+        assert re.search(r"<title>autobot-guard: \d+ errors, \d+ warnings?,", text)
+        assert "<code>deploy/<wbr>web.yaml:11</code>" in text
+        assert 'href="docs/rules.md#liveness-probe">liveness-probe</a>' in text
     elif fmt == "github":
         assert any(
             line.startswith("::error file=deploy/web.yaml,line=11,title=liveness-probe ")
@@ -120,3 +126,5 @@ def test_missing_path_exits_2(workdir: Path, fmt: str) -> None:
         assert text.startswith("::error file=no/such.yaml::")
     elif fmt == "json":
         assert json.loads(text)["inputErrors"][0]["file"].endswith("no/such.yaml")
+    elif fmt == "html":
+        assert '<dd id="count-inputErrors">1</dd>' in text and "no/<wbr>such.yaml" in text

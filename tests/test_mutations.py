@@ -91,7 +91,7 @@ def line_of(text: str, line: str, after: int = 0) -> int:
 
 
 def key(finding: Finding) -> Key:
-    return (finding.rule, finding.resource.display(), finding.path)
+    return (finding.rule, finding.resource.display(), finding.path_text)
 
 
 @pytest.fixture(scope="module")
@@ -202,7 +202,7 @@ def test_frontend_deployment_replicas_one(baseline: Report, tmp_path: Path) -> N
         "  replicas: 1\n",
     )
     findings = new_findings(baseline, stack, tmp_path)
-    assert [(f.resource.display(), f.path) for f in findings] == [(FRONTEND, "spec.replicas")]
+    assert [(f.resource.display(), f.path_text) for f in findings] == [(FRONTEND, "spec.replicas")]
     assert findings[0].line == line_of(stack["app/frontend.yaml"], "  replicas: 1")
 
 

@@ -94,3 +94,10 @@ def test_wheel_checks_its_bundled_manifests_from_anywhere(installed: Path, tmp_p
     assert report["summary"]["errors"] == report["summary"]["warnings"] == 0
     text = run_installed(installed, tmp_path, "check")
     assert "the bundled AutoBot reference manifests" in text.stdout
+
+
+def test_wheel_carries_the_html_report_style_and_script(installed: Path, tmp_path: Path) -> None:
+    result = run_installed(installed, tmp_path, "check", "--format", "html")
+    assert result.returncode == 0, result.stderr
+    assert "--bar-error:" in result.stdout  # html_report.css, inlined
+    assert 'form.addEventListener("change", apply);' in result.stdout  # html_report.js

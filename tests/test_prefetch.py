@@ -69,13 +69,15 @@ def test_cancel_stops_the_worker(corpus: Path) -> None:
         os.waitpid(pid, os.WNOHANG)  # already reaped: no zombie, no stray process
 
 
-def test_load_paths_ignores_a_worker_started_on_other_paths(corpus: Path, tmp_path: Path) -> None:
-    other = tmp_path / "one.yaml"
-    other.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")
+def test_the_loader_makes_the_same_of_the_workers_batches(corpus: Path) -> None:
     started = Prefetch.start([str(corpus)])
     assert started is not None
-    loaded = loader.load_paths([str(other)], prefetch=started)
-    assert [r.name for r in loaded.resources] == ["a"]
+    loaded = loader.load_parsed(started.listing, started.collect(loader.parse_sources))
+    alone = loader.load_paths([str(corpus)])
+    assert [(r.document.file, r.name, r.data) for r in loaded.resources] == [
+        (r.document.file, r.name, r.data) for r in alone.resources
+    ]
+    assert (loaded.errors, loaded.files) == (alone.errors, alone.files) and loaded.errors
 
 
 @pytest.mark.parametrize(

@@ -110,7 +110,7 @@ def manual_finding(**changes: Any) -> Finding:
         "file": "manifest.yaml",
         "line": 11,
         "resource": ResourceRef("apps/v1", "Deployment", "autobot-system", "web"),
-        "path": "spec.template.spec.containers[0]",
+        "path": ("spec", "template", "spec", "containers", 0),
     }
     values.update(changes)
     return Finding(**values)
@@ -287,7 +287,7 @@ def test_sarif_uri_is_relative_to_the_working_directory(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     inside = manual_finding(file=str(tmp_path / "deploy dir" / "app.yaml"))
-    outside = manual_finding(file=str(tmp_path.parent / "elsewhere.yaml"), path="spec")
+    outside = manual_finding(file=str(tmp_path.parent / "elsewhere.yaml"), path=("spec",))
     document = sarif(Report(findings=[inside, outside], resources=1, files=2))
     validate_sarif(document, sarif_schema)
     first, second = (
@@ -345,7 +345,7 @@ def test_junit_counts_and_cases(report: Report) -> None:
     finding = only(report.findings, "liveness-probe", "web")
     assert failure.get("message") == finding.message
     assert failure.text is not None
-    assert "line 11" in failure.text and finding.path in failure.text
+    assert "line 11" in failure.text and finding.path_text in failure.text
     assert finding.message in failure.text and finding.fix in failure.text
     skipped = cases[("Deployment/autobot-system/worker", "liveness-probe")].find("skipped")
     assert skipped is not None and REASON in (skipped.get("message") or "")
@@ -421,8 +421,8 @@ def test_github_annotation_lines() -> None:
         file="dir/a,b:c.yaml",
         line=7,
     )
-    warning = manual_finding(rule="image-tag", severity=Severity.WARNING, line=8, path="x")
-    info = manual_finding(rule="schema", severity=Severity.INFO, line=9, path="y")
+    warning = manual_finding(rule="image-tag", severity=Severity.WARNING, line=8, path=("x",))
+    info = manual_finding(rule="schema", severity=Severity.INFO, line=9, path=("y",))
     error = InputError("broken: yes.yaml", 3, "invalid YAML: 50% off,\nreally")
     report = Report(findings=[finding, warning, info], errors=[error], resources=1, files=2)
     lines = render(report, "github").splitlines()

@@ -149,7 +149,7 @@ def report() -> Report:
 
 
 def keys(findings: list[Finding]) -> Counter[tuple[str, str, str]]:
-    return Counter((f.rule, f.resource.display(), f.path) for f in findings)
+    return Counter((f.rule, f.resource.display(), f.path_text) for f in findings)
 
 
 def of(report: Report, rule: str, resource: str) -> list[Finding]:
@@ -192,28 +192,30 @@ def test_known_defects_of_the_plan_are_caught(report: Report) -> None:
     """One assertion per defect listed at the end of autobot-stack.md."""
     # 1. The StatefulSets have no spec.selector ...
     for statefulset in (REDIS, ES):
-        assert [f.path for f in of(report, "schema", statefulset)] == ["spec"]
+        assert [f.path_text for f in of(report, "schema", statefulset)] == ["spec"]
         assert '"selector" is a required property' in of(report, "schema", statefulset)[0].message
-        assert [f.path for f in of(report, "selector-match", statefulset)] == ["spec"]
+        assert [f.path_text for f in of(report, "selector-match", statefulset)] == ["spec"]
         assert "no spec.selector" in of(report, "selector-match", statefulset)[0].message
     # ... and their pod templates no labels.
     for statefulset in (REDIS, ES):
         missing = sorted(f.message for f in of(report, "logging-labels", statefulset))
         assert len(missing) == 3
-        assert all(f.path == "spec.template" for f in of(report, "logging-labels", statefulset))
+        assert all(
+            f.path_text == "spec.template" for f in of(report, "logging-labels", statefulset)
+        )
         for label in ("'app'", "'component'", "'logging'"):
             assert any(label in message for message in missing), label
     # 2. The DaemonSet's selector matches no pod template label.
     (mismatch,) = of(report, "selector-match", FLUENTD)
-    assert mismatch.path == "spec.selector.matchLabels.app"
+    assert mismatch.path_text == "spec.selector.matchLabels.app"
     assert "app=autobot-log-collector" in mismatch.message
     # 3. Redis mounts redis-data without a volume or claim template.
     (mount,) = of(report, "volume-mount", REDIS)
-    assert mount.path == "spec.template.spec.containers[0].volumeMounts[0].name"
+    assert mount.path_text == "spec.template.spec.containers[0].volumeMounts[0].name"
     assert "'redis-data'" in mount.message
     # 4. The chat agent's image is tagged latest ...
     (tag,) = of(report, "image-tag", CHAT)
-    assert tag.path == "spec.template.spec.containers[0].image"
+    assert tag.path_text == "spec.template.spec.containers[0].image"
     assert "autobot/chat-agent:latest" in tag.message
     # ... and it sets no resources.
     assert sorted(f.message for f in of(report, "resource-requests", CHAT)) == [
@@ -224,11 +226,13 @@ def test_known_defects_of_the_plan_are_caught(report: Report) -> None:
         "container 'chat-agent' has no memory limit"
     ]
     # 5. Redis has no probes.
-    assert [f.path for f in of(report, "liveness-probe", REDIS)] == [C0]
-    assert [f.path for f in of(report, "readiness-probe", REDIS)] == [C0]
+    assert [f.path_text for f in of(report, "liveness-probe", REDIS)] == [C0]
+    assert [f.path_text for f in of(report, "readiness-probe", REDIS)] == [C0]
     # 6. ConfigMap autobot-config is referenced but never defined.
     (config,) = of(report, "config-ref", CHAT)
-    assert config.path == "spec.template.spec.containers[0].env[1].valueFrom.configMapKeyRef.name"
+    assert (
+        config.path_text == "spec.template.spec.containers[0].env[1].valueFrom.configMapKeyRef.name"
+    )
     assert "autobot-config" in config.message
     # 7. The agent NetworkPolicy's Egress without rules: see the test below.
 

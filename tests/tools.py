@@ -1,4 +1,4 @@
-"""The real command-line tools some tests run (conftest, opa, actionlint, kubectl).
+"""The real command-line tools some tests run (conftest, opa, actionlint, kubectl, chromium).
 
 `scripts/install-tools` puts the pinned Go tools into `.tools/bin` and `scripts/test`
 puts that folder on PATH. Where a tool is missing a test that needs it skips with the
@@ -18,6 +18,7 @@ INSTALL = {
     "opa": "scripts/install-tools (needs Go)",
     "actionlint": "scripts/install-tools (needs Go)",
     "kubectl": "the kubectl package of your distribution",
+    "chromium": "apt-get install chromium (Debian; .ci/run does)",
 }
 
 

@@ -64,7 +64,7 @@ def build(audit: Audit, now: float | None = None) -> list[dict[str, Any]]:
             reference["namespace"] = resource.namespace
         results = by_namespace[resource.namespace]
         seen: set[str] = set()
-        for finding in sorted(found.get(resource.ref, ()), key=lambda f: (f.rule, f.path)):
+        for finding in sorted(found.get(resource.ref, ()), key=lambda f: (f.rule, f.path_text)):
             seen.add(finding.rule)
             results.append(_result(finding, reference, timestamp))
         applicable = [
@@ -91,7 +91,7 @@ def _result(finding: Finding, reference: dict[str, Any], timestamp: Any) -> dict
         outcome, message = "skip", f"exempted ({finding.exempt_reason}): {finding.message}"
     else:
         outcome, message = RESULT[finding.severity], finding.message
-    target = {**reference, "fieldPath": finding.path} if finding.path else reference
+    target = {**reference, "fieldPath": finding.path_text} if finding.path else reference
     entry = _entry(finding.rule, outcome, finding.severity, message, target, timestamp)
     entry["properties"] = {"fix": finding.fix}
     return entry

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..check import judge, load_pack
+from ..check import judge, load_pack, prepare_rego
 from ..errors import UsageError
 from ..findings import LIVE_PREFIX, InputError, Report
 from ..rules.base import Rule
@@ -47,10 +47,8 @@ class Audit:
 
 
 def run_audit(options: AuditOptions) -> Audit:
-    from ..rego import RegoStep
-
     pack = load_pack(options.config, options.kubernetes_version)
-    rego = RegoStep.prepare(options.rego, options.rego_policies, options.rego_timeout)
+    rego = prepare_rego(pack, options.rego, options.rego_policies, options.rego_timeout)
     config = configuration(options.kubeconfig, options.context)
     lister = Lister(config, live_object, options.namespaces, options.page_size)
     # With --namespace only namespaced objects are judged: the Namespace objects are still

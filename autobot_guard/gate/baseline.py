@@ -59,7 +59,7 @@ class Entry:
             finding.rule,
             finding.resource.display(),
             _portable(finding.file),
-            finding.path,
+            finding.path_text,
             finding.message,
         )
 

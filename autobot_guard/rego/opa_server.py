@@ -39,12 +39,11 @@ from urllib.parse import urlsplit
 from pydantic_core import from_json, to_json
 
 from ..errors import UsageError
+from . import OPA_TIMEOUT, OPA_URL
 from .batch import PACKAGE, RESULTS, batch_module, document_path, error_hit, hits_of
 from .policies import PolicySet
 from .results import Hit
 
-DEFAULT_URL = "http://127.0.0.1:8181"
-DEFAULT_TIMEOUT = 2.0  # seconds per request: the webhook's own timeoutSeconds is 5
 ID_PREFIX = "autobot-guard/"  # policy ids this client owns in OPA
 BATCH_ID = ID_PREFIX + ".batch.rego"  # a leading dot: no policy file can have that name
 # The v0 data API: the body is the input itself and an undefined document is a 404, not
@@ -73,7 +72,7 @@ class OpaServer:
     """A client of one OPA server for one policy set; thread-safe."""
 
     def __init__(
-        self, policies: PolicySet, url: str = DEFAULT_URL, timeout: float = DEFAULT_TIMEOUT
+        self, policies: PolicySet, url: str = OPA_URL, timeout: float = OPA_TIMEOUT
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme != "http" or not parts.hostname or parts.query or parts.fragment:
@@ -240,9 +239,11 @@ class OpaServer:
     def _compile_error(self, policy_id: str, body: bytes) -> str:
         """OPA's compile error as one line: `<policy file>:<line>: <code>: <message>`."""
         answer = _json(body, self.url, strict=False)
-        errors = answer.get("errors") if isinstance(answer.get("errors"), list) else []
+        listed = answer.get("errors")
+        errors = listed if isinstance(listed, list) else []
         first = errors[0] if errors and isinstance(errors[0], dict) else {}
-        location = first.get("location") if isinstance(first.get("location"), dict) else {}
+        located = first.get("location")
+        location = located if isinstance(located, dict) else {}
         file = location.get("file") or policy_id
         where = self._file_name(str(file))
         line = location.get("row")

@@ -16,6 +16,7 @@ conflicting values of a complete rule, recursion, ...), `value` `{"error", "subj
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ from ..engine import finding_of
 from ..errors import UsageError
 from ..findings import Finding, InputError, Severity
 from ..resources import FieldPath, Resource
-from ..rules.base import Violation
+from ..rules.base import RuleSettings, Violation
 
 FAILURE = re.compile(r"^(deny|violation)(_[a-zA-Z0-9]+)*$")
 WARNING = re.compile(r"^warn(_[a-zA-Z0-9]+)*$")
@@ -71,7 +72,8 @@ def check_value(value: Any, namespace: str, rule: str) -> bool:
                 f"Rego rule data.{namespace}.{rule} returned an object without a string "
                 f'"msg" field: {str(value)[:200]}'
             )
-        return value["msg"] != ""
+        message: str = value["msg"]
+        return message != ""
     return False  # other values are ignored, as conftest does
 
 
@@ -94,9 +96,13 @@ def failure(resource: Resource, hit: Hit) -> InputError:
     return InputError(resource.document.file, resource.line_of(()), f"{subject}: {reason}")
 
 
-def to_finding(resource: Resource, hit: Hit) -> Finding:
+def to_finding(
+    resource: Resource, hit: Hit, configured: Mapping[str, RuleSettings] | None = None
+) -> Finding | None:
     """A Rego rule's value as a violation of rule `rule` (default conftest:<namespace>),
-    filed by the engine's one `finding_of` like a built-in rule's."""
+    filed by the engine's one `finding_of` like a built-in rule's. `configured` is what
+    the policy pack says about Rego rules (PolicyPack.rego_settings): a disabled rule's
+    hit is None, a configured severity wins over the policy's own, as for built-ins."""
     if hit.kind == ERROR:
         raise UsageError(failure(resource, hit).display())
     value = hit.value
@@ -106,9 +112,14 @@ def to_finding(resource: Resource, hit: Hit) -> Finding:
     rule_id = (
         rule.strip() if isinstance(rule, str) and rule.strip() else f"conftest:{hit.namespace}"
     )
+    settings = configured.get(rule_id) if configured else None
+    if settings is not None and not settings.enabled:
+        return None
     default = Severity.ERROR if hit.kind == "failure" else Severity.WARNING
     severity = meta.get("severity")
     level = SEVERITIES.get(severity.lower(), default) if isinstance(severity, str) else default
+    if settings is not None and settings.severity is not None:
+        level = settings.severity
     fix = meta.get("fix")
     violation = Violation(
         field_path(meta.get("field")), message, fix if isinstance(fix, str) and fix else None
@@ -117,6 +128,16 @@ def to_finding(resource: Resource, hit: Hit) -> Finding:
     return finding_of(
         resource, rule_id, level, DEFAULT_FIX.format(namespace=hit.namespace), violation, line=line
     )
+
+
+def findings_of(
+    resources: Sequence[Resource],
+    hits: list[Hit],
+    configured: Mapping[str, RuleSettings] | None = None,
+) -> list[Finding]:
+    """The findings of `hits` (none of kind ERROR) on `resources`, enabled rules only."""
+    found = (to_finding(resources[hit.index], hit, configured) for hit in hits)
+    return [finding for finding in found if finding is not None]
 
 
 def field_path(value: Any) -> FieldPath:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,16 +13,15 @@ from typing import TYPE_CHECKING, Any
 from ..errors import UsageError
 from ..findings import Finding, Report, Severity
 from ..paths import bundled_policies
+from . import DEFAULT_TIMEOUT, MODES
 from .policies import PolicySet, load_policy_set
-from .results import ERROR, Hit, failure, to_finding
+from .results import ERROR, Hit, failure, findings_of
 
 if TYPE_CHECKING:
     from ..resources import Resource
+    from ..rules.base import RuleSettings
     from .conftest import Pending
     from .embedded import EmbeddedEngine
-
-MODES = ("auto", "conftest", "embedded", "off")
-DEFAULT_TIMEOUT = 60.0  # seconds, for a whole run
 
 
 def default_policy_dir() -> Path:
@@ -86,9 +85,15 @@ class RegoStep:
             )
         return RegoRun(self, judged, None)
 
-    def run(self, report: Report, resources: Sequence[Resource], skip: Iterable[str] = ()) -> None:
+    def run(
+        self,
+        report: Report,
+        resources: Sequence[Resource],
+        skip: Iterable[str] = (),
+        configured: Mapping[str, RuleSettings] | None = None,
+    ) -> None:
         """Append the findings of the Rego policies on `resources` to `report`."""
-        self.start(resources, skip).finish(report)
+        self.start(resources, skip).finish(report, configured)
 
 
 @dataclass
@@ -97,7 +102,8 @@ class RegoRun:
     judged: list[Resource]
     pending: Pending | None  # conftest under way
 
-    def finish(self, report: Report) -> None:
+    def finish(self, report: Report, configured: Mapping[str, RuleSettings] | None = None) -> None:
+        """File the findings into `report`; `configured`: the pack's Rego rule settings."""
         step = self.step
         if step.mode == "off" or step.policies is None:
             return
@@ -109,14 +115,18 @@ class RegoRun:
         # An evaluation that failed on one object is an input error for that object, as
         # for a built-in rule that raises; the other objects' findings still count.
         report.errors += [failure(self.judged[h.index], h) for h in hits if h.kind == ERROR]
-        report.add(to_finding(self.judged[h.index], h) for h in hits if h.kind != ERROR)
+        report.add(findings_of(self.judged, [h for h in hits if h.kind != ERROR], configured))
         from .catalogue import rego_rules
 
         for rule in rego_rules(step.policies):  # for reports that describe rules (SARIF)
             documentation = (
                 f"{rule.documentation}\n\nRego policy: {rule.file} (package {rule.package})"
             )
-            report.rule_docs[rule.id] = (rule.summary, documentation, Severity(rule.severity))
+            settings = (configured or {}).get(rule.id)
+            severity = Severity(rule.severity)
+            if settings is not None and settings.severity is not None:
+                severity = settings.severity
+            report.rule_docs[rule.id] = (rule.summary, documentation, severity)
 
 
 # -- the embedded engine, compiled once per process and policy directory ---------------
@@ -169,6 +179,7 @@ def evaluate_resources(
     resources: Sequence[Resource],
     policy_dir: str | Path | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    configured: Mapping[str, RuleSettings] | None = None,
 ) -> list[Finding]:
     """The findings of the Rego policies on `resources`, in process (embedded engine).
 
@@ -188,4 +199,7 @@ def evaluate_resources(
             policies = _POLICY_SETS.setdefault(given, policies)
     documents = [r.data for r in resources]
     hits = _embedded_hits(policies, documents, timeout)
-    return sorted((to_finding(resources[hit.index], hit) for hit in hits), key=Finding.order)
+    for hit in hits:
+        if hit.kind == ERROR:
+            raise UsageError(failure(resources[hit.index], hit).display())
+    return sorted(findings_of(resources, hits, configured), key=Finding.order)

@@ -7,7 +7,7 @@ from typing import Protocol
 
 from ..findings import Report
 
-FORMATS = ("text", "json", "sarif", "junit", "github", "markdown")
+FORMATS = ("text", "json", "sarif", "junit", "github", "markdown", "html")
 _MODULES = {"quiet": "text_report"}  # `--quiet` is the text format's one-line-per-finding form
 
 

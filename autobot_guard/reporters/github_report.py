@@ -26,7 +26,7 @@ def _finding(finding: Finding) -> str:
         "file": None if finding.file.startswith(LIVE_PREFIX) else workspace_path(finding.file),
         "line": str(finding.line) if finding.line else None,
         "title": f"{finding.rule} {finding.resource.display()}"
-        + ("" if finding.line else f" {finding.path}"),  # an audited object: no line
+        + ("" if finding.line else f" {finding.path_text}"),  # an audited object: no line
     }
     return command(COMMANDS[finding.severity], properties, f"{finding.message} Fix: {finding.fix}")
 

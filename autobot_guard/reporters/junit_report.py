@@ -116,9 +116,9 @@ def _summary(findings: list[Finding]) -> str:
 
 def _finding_text(finding: Finding) -> str:
     if finding.line:
-        where = f"line {finding.line}" + (f", {finding.path}" if finding.path else "")
+        where = f"line {finding.line}" + (f", {finding.path_text}" if finding.path else "")
     else:  # an audited object: the field path is the place
-        where = finding.path or "the object"
+        where = finding.path_text or "the object"
     return f"{where}: {finding.severity.value}: {finding.message}\n  fix: {finding.fix}"
 
 

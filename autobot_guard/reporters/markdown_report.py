@@ -72,7 +72,7 @@ def _tables(report: Report) -> list[str]:
                 break
             shown += 1
             cells = [
-                str(finding.line) if finding.line else escape(finding.path),
+                str(finding.line) if finding.line else escape(finding.path_text),
                 finding.severity.value,
                 escape(finding.rule),
                 escape(finding.resource.display()),

@@ -112,7 +112,7 @@ def _result(
         "locations": [location],
         "partialFingerprints": {FINGERPRINT_KEY: _fingerprint(finding, seen)},
         "properties": {
-            "path": finding.path,
+            "path": finding.path_text,
             "resource": finding.resource.to_json(),
             "severity": finding.severity.value,
         },

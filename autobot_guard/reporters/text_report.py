@@ -64,7 +64,7 @@ def _finding_lines(finding: Finding, color: bool) -> list[str]:
     head = f"  {finding.line or '':>5}  {severity}  {finding.rule:<21} {finding.resource.display()}"
     return [
         head,
-        f"         {finding.message}" + (f"  ({finding.path})" if finding.path else ""),
+        f"         {finding.message}" + (f"  ({finding.path_text})" if finding.path else ""),
         f"         fix: {finding.fix}",
     ]
 

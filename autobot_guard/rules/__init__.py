@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Iterable
 
 from .base import Rule
 
@@ -42,3 +43,13 @@ def _discover() -> list[type[Rule]]:
 
 ALL_RULES: list[type[Rule]] = _discover()
 RULES_BY_ID: dict[str, type[Rule]] = {rule.id: rule for rule in ALL_RULES}
+
+
+def cross_resource_ids(rules: Iterable[type[Rule]] = ALL_RULES) -> tuple[str, ...]:
+    """The rules whose findings depend on other objects (`Rule.cross_resource`)."""
+    return tuple(rule.id for rule in rules if rule.cross_resource)
+
+
+def kinds_read(rules: Iterable[type[Rule]] = ALL_RULES) -> frozenset[str]:
+    """Every kind some rule looks up in the inventory (`Rule.reads`)."""
+    return frozenset().union(*(rule.reads for rule in rules))

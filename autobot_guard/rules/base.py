@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..findings import Severity
 
 if TYPE_CHECKING:
+    from ..crds import CrdCatalogue
     from ..inventory import Inventory
     from ..resources import FieldPath, Resource
 
@@ -44,6 +45,7 @@ class Context:
     inventory: Inventory
     kubernetes_version: str
     extra_rule_ids: frozenset[str] = frozenset()  # e.g. Rego policy ids exemptions may name
+    crds: CrdCatalogue | None = None  # schemas of custom resources (`check` only)
 
 
 class Rule:
@@ -52,6 +54,12 @@ class Rule:
     summary: ClassVar[str]  # one line for `autobot-guard rules`
     fix: ClassVar[str]
     kinds: ClassVar[frozenset[str] | None] = None  # None: called for every resource
+    # Kinds it looks up in the inventory besides the resource it judges: what `serve`
+    # keeps from --inventory and watches in the cluster (rules/__init__.py derives them).
+    reads: ClassVar[frozenset[str]] = frozenset()
+    # Its findings depend on those objects, which at admission may arrive later: they
+    # warn by default and wait for the inventory to sync (admission.crossResourceRuleIds).
+    cross_resource: ClassVar[bool] = False
     Settings: ClassVar[type[RuleSettings]] = RuleSettings
     failing_example: ClassVar[str]
     passing_example: ClassVar[str]

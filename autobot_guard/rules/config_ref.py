@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from pydantic import Field
 
@@ -131,7 +131,7 @@ def _cached_keys(target: Resource, inventory: Inventory) -> set[str] | None:
     found = cache.get(id(target), _UNSET)
     if found is _UNSET:
         found = cache[id(target)] = _keys(target)
-    return found  # type: ignore[return-value]
+    return cast("set[str] | None", found)
 
 
 _UNSET: Any = object()
@@ -180,6 +180,8 @@ class ConfigRef(Rule):
         "reference `optional: true` if the workload copes without it."
     )
     kinds = WORKLOADS
+    reads = frozenset({"ConfigMap", "Secret"}) | PROVIDER_KINDS
+    cross_resource = True
     Settings = ConfigRefSettings
     failing_example = """\
 apiVersion: apps/v1

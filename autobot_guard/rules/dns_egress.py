@@ -174,6 +174,8 @@ class DnsEgress(Rule):
         "component needs."
     )
     kinds = WORKLOADS
+    reads = frozenset({"NetworkPolicy"})
+    cross_resource = True
     failing_example = """\
 apiVersion: apps/v1
 kind: Deployment

@@ -6,8 +6,28 @@ from ..findings import Severity
 from ..resources import Resource
 from .base import Context, Rule, Violation
 
+# The annotations that exempt an object (the engine honours them, this rule checks them).
 EXEMPT = "autobot-guard.io/exempt"
 REASON = "autobot-guard.io/exempt-reason"
+
+
+def exemptions(resource: Resource) -> tuple[frozenset[str], str | None]:
+    """Rule ids exempted on the object or its pod template, and the reason given (if any)."""
+    ids: set[str] = set()
+    reason: str | None = None
+    if not resource.annotations and not resource.pod_annotations:
+        return frozenset(), None
+    sources = [resource.annotations]
+    if resource.is_workload:
+        sources.append(resource.pod_annotations)
+    for notes in sources:
+        value = notes.get(EXEMPT)
+        if isinstance(value, str):
+            ids.update(part.strip() for part in value.split(",") if part.strip())
+        given = notes.get(REASON)
+        if isinstance(given, str) and given.strip() and reason is None:
+            reason = given.strip()
+    return frozenset(ids), reason
 
 
 class Exemption(Rule):

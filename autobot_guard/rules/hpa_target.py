@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from ..findings import Severity
 from ..quantities import parse_quantity
-from ..resources import Container, FieldPath, Resource
+from ..resources import WORKLOADS, Container, FieldPath, Resource
 from .base import Context, Rule, Violation
 from .common import SCALABLE, container_label, mapping_at
 
@@ -48,6 +48,8 @@ class HpaTarget(Rule):
         "utilization, or use an `AverageValue` target."
     )
     kinds = frozenset({"HorizontalPodAutoscaler"})
+    reads = WORKLOADS  # the one its scaleTargetRef names
+    cross_resource = True
     failing_example = """\
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler

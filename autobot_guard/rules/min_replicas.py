@@ -36,6 +36,9 @@ class MinReplicas(Rule):
         "a sufficient `minReplicas` scale the workload)."
     )
     kinds = frozenset({"Deployment", "StatefulSet"})
+    # The HPA that owns the replica count. Not cross-resource: at admission a written
+    # spec.replicas is enforced; only a defaulted one waits for the HPA (webhook/review.py).
+    reads = frozenset({"HorizontalPodAutoscaler"})
     Settings = MinReplicasSettings
     failing_example = """\
 apiVersion: apps/v1

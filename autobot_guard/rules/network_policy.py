@@ -110,6 +110,8 @@ class NetworkPolicy(Rule):
         "allow the traffic the component really needs."
     )
     kinds = WORKLOADS
+    reads = frozenset({"NetworkPolicy"})
+    cross_resource = True
     Settings = NetworkPolicySettings
     failing_example = """\
 apiVersion: apps/v1

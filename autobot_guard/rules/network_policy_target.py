@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..findings import Severity
-from ..resources import Resource
+from ..resources import WORKLOADS, Resource
 from .base import Context, Rule, Violation
 from .common import object_label
 from .network_policy import is_network_policy, pod_selector, policy_selections
@@ -30,6 +30,8 @@ class NetworkPolicyTarget(Rule):
         "meant for (same namespace), or delete the policy if those workloads are gone."
     )
     kinds = frozenset({"NetworkPolicy"})
+    reads = WORKLOADS
+    cross_resource = True
     failing_example = """\
 apiVersion: apps/v1
 kind: Deployment

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..findings import Severity
 from ..inventory import Inventory
-from ..resources import Resource
+from ..resources import WORKLOADS, Resource
 from ..selectors import parse_label_selector
 from .base import Context, Rule, Violation
 from .common import as_int, describe_labels, hpa_for, name_list, object_label, pod_labels_path
@@ -111,6 +111,9 @@ class PodDisruptionBudget(Rule):
         "`maxUnavailable: 1` (or `minAvailable` below the minimum replica count)."
     )
     kinds = SCOPE | {"PodDisruptionBudget"}
+    # the workloads a PDB selects; a workload's PDBs, and its HPA for its replica count
+    reads = WORKLOADS | {"PodDisruptionBudget", "HorizontalPodAutoscaler"}
+    cross_resource = True
     failing_example = """\
 apiVersion: apps/v1
 kind: Deployment

@@ -5,13 +5,16 @@ import re
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
 from ..findings import Severity
 from ..resources import Resource
 from .base import Context, Rule, RuleSettings, Violation
+
+if TYPE_CHECKING:
+    from ..crds import CrdVersion
 
 _GROUP_PREFIX = re.compile(r"^([^./]*)(?:\.[^/]*)?/")
 # The serialization grammar of resource.Quantity; the published schema only says "string".
@@ -30,14 +33,21 @@ class SchemaSettings(RuleSettings):
 
 
 class Schema(Rule):
-    """The document validates against the Kubernetes OpenAPI schema of the target version.
+    """The document validates against the Kubernetes OpenAPI schema of the target version,
+    or against its CustomResourceDefinition.
 
     Uses the JSON schemas bundled by the `kubernetes-validate` package for the Kubernetes
     version of `--kubernetes-version` (or `kubernetesVersion` in the policy pack). In strict
     mode (the default) an unknown field is an error, as `kubectl apply` with server-side
     field validation would say. A built-in apiVersion that the version no longer serves
-    (e.g. `autoscaling/v2beta2`) is an error; custom resources and other kinds without a
-    bundled schema are reported as `info`, never silently passed.
+    (e.g. `autoscaling/v2beta2`) is an error.
+
+    A custom resource is validated against the served version of its CRD, found among the
+    checked files, in the folders of `check --crds DIR` or in the policy pack's `crds:`
+    list (the bundled pack brings cert-manager's and external-secrets' CRDs): structural
+    schema semantics, metadata as ObjectMeta, and the CRD's `x-kubernetes-validations`
+    CEL rules (docs/crds.md). A version its CRD does not serve is an error; a kind that
+    neither Kubernetes nor a CRD defines is reported as `info`, never silently passed.
 
     Why: a misspelt or misplaced field is silently dropped by older clients, so the probe,
     limit or selector you think you set does not exist in the cluster.
@@ -82,6 +92,14 @@ spec:
             else None
         )
         if validator is None:
+            custom = (
+                context.crds.lookup(resource.api_version, resource.kind)
+                if context.crds is not None
+                else None
+            )
+            if custom is not None:
+                yield from _custom_resource(resource, custom)
+                return
             if builtin and resource.kind in _known_kinds(version_dir):
                 served = ", ".join(sorted(_known_kinds(version_dir)[resource.kind]))
                 yield Violation(
@@ -102,8 +120,12 @@ spec:
             yield Violation(
                 ("apiVersion",),
                 f"no schema for {resource.api_version} {resource.kind} in Kubernetes "
-                f"{context.kubernetes_version} (a custom resource?): not validated",
-                fix="Nothing to do for a custom resource; else check apiVersion and kind.",
+                f"{context.kubernetes_version} and no CRD for it (a custom resource? give its "
+                "CRD among the files, with `--crds DIR` or in the pack's `crds:`): not validated",
+                fix=(
+                    "For a custom resource, give its CustomResourceDefinition (`--crds DIR` "
+                    "or the pack's `crds:`); else check apiVersion and kind."
+                ),
                 severity_cap=Severity.INFO,
             )
             return
@@ -131,6 +153,26 @@ spec:
                 continue
             seen.add((path, message))
             yield Violation(path, message)
+
+
+def _custom_resource(resource: Resource, custom: CrdVersion | list[str]) -> Iterator[Violation]:
+    if isinstance(custom, list):
+        served = ", ".join(custom) or "none"
+        yield Violation(
+            ("apiVersion",),
+            f"{resource.api_version} {resource.kind} is not served by its "
+            f"CustomResourceDefinition (served: {served})",
+            fix=f"Use a served apiVersion: {served}." if custom else "Serve a version in the CRD.",
+        )
+        return
+    try:
+        problems = list(custom.problems(resource.data))
+    except ValueError:  # a non-string key, as for the built-in kinds
+        from ..yamlparse import string_keys
+
+        problems = list(custom.problems(string_keys(resource.data)))
+    for path, message, note in problems:
+        yield Violation(path, message, severity_cap=Severity.INFO if note else None)
 
 
 def _is_bad_quantity(error: Any) -> bool:

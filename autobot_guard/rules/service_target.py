@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..findings import Severity
-from ..resources import Resource
+from ..resources import WORKLOADS, Resource
 from ..selectors import parse_map_selector
 from .base import Context, Rule, Violation
 from .common import name_list, object_label
@@ -46,6 +46,8 @@ class ServiceTarget(Rule):
         "namespace) and use a targetPort name declared in the container's ports, or a number."
     )
     kinds = frozenset({"Service"})
+    reads = WORKLOADS
+    cross_resource = True
     failing_example = """\
 apiVersion: apps/v1
 kind: Deployment

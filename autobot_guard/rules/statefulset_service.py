@@ -30,6 +30,8 @@ class StatefulSetService(Rule):
         "selector matches the StatefulSet's pod template labels."
     )
     kinds = frozenset({"StatefulSet"})
+    reads = frozenset({"Service"})
+    cross_resource = True
     failing_example = """\
 apiVersion: apps/v1
 kind: StatefulSet

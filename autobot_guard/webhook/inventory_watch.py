@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ..rules import kinds_read
 from .store import InventoryStore, Key, slim
 from .store import resource_from as _resource_from
 
@@ -40,7 +41,8 @@ class Watched:
         return self.api_version.rpartition("/")[0]
 
 
-WATCHED = (
+# How to list each kind the rules may read (`Rule.reads`) from the API server.
+_LISTED = (
     Watched("networkpolicies", "networking.k8s.io/v1", "NetworkPolicy", "NetworkingV1Api",
             "list_network_policy_for_all_namespaces"),
     Watched("services", "v1", "Service", "CoreV1Api", "list_service_for_all_namespaces"),
@@ -59,6 +61,28 @@ WATCHED = (
             "list_daemon_set_for_all_namespaces"),
     Watched("cronjobs", "batch/v1", "CronJob", "BatchV1Api", "list_cron_job_for_all_namespaces"),
 )  # fmt: skip
+# Kinds the rules read that the watch leaves out, and why.
+NOT_WATCHED = {
+    **dict.fromkeys(
+        ("Pod", "ReplicaSet", "Job"),
+        "made by the controllers of the watched workloads, with their pod labels: listing "
+        "them would multiply the inventory for no other object",
+    ),
+    "ReplicationController": "superseded by Deployments",
+    **dict.fromkeys(
+        ("ExternalSecret", "SealedSecret", "Certificate"),
+        "custom resources a cluster may not serve (a failing watch would keep the inventory "
+        "from syncing): from --inventory only",
+    ),
+}
+
+
+def watched_for(kinds: frozenset[str]) -> tuple[Watched, ...]:
+    """What the cluster watch lists for rules that read `kinds` (in a fixed order)."""
+    return tuple(w for w in _LISTED if w.kind in kinds)
+
+
+WATCHED = watched_for(kinds_read())
 
 
 class Gone(Exception):

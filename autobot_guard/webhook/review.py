@@ -16,31 +16,34 @@ which findings deny, which warn and which are only counted:
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..config import PolicyPack
+from ..config import ConfigError, PolicyPack
 from ..engine import evaluate
-from ..findings import Finding, message_key
+from ..errors import UsageError
+from ..findings import FieldPath, Finding, message_key
 from ..inventory import Inventory
 from ..resources import WORKLOADS, Resource
 from .models import AdmissionRequest
-from .store import InventoryStore, resource_from
+from .store import LAST_APPLIED, InventoryStore, resource_from
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from ..rego.opa_server import OpaServer
     from ..rego.results import Hit
+    from ..rules.base import RuleSettings
 
 T = TypeVar("T")
 
 CONTROLLED_KINDS = frozenset({"Pod", "ReplicaSet", "Job"})
 CONTROLLER_MANAGER = "system:kube-controller-manager"
 CONTROLLER_ACCOUNTS = "system:serviceaccount:kube-system:"
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+HPA = "HorizontalPodAutoscaler"
 WARNING_CHARS = 120
 MESSAGE_FINDING_CHARS = 240
 
@@ -97,6 +100,12 @@ class Reviewer:
         self.rules = [rule for rule in pack.enabled_rules() if rule.id not in skipped]
         self.cross = frozenset(self.settings.crossResourceRuleIds)
         self.local_rules = [rule for rule in self.rules if rule.id not in self.cross]
+        # A workload whose manifest leaves spec.replicas to an HPA (the API server
+        # defaulted it): the rules not otherwise cross-resource that read HPAs depend on
+        # one that may come later.
+        self.cross_when_replicas_defaulted = self.cross | {
+            rule.id for rule in self.rules if not rule.cross_resource and HPA in rule.reads
+        }
         skip = set(self.settings.skipNamespaces) | set(pack.skip_namespaces)
         if own_namespace:
             skip.add(own_namespace)
@@ -125,6 +134,11 @@ class Reviewer:
                 self.rego_policies = directory
                 evaluate_resources([], directory)  # compile now: a broken policy fails start-up
                 self.rego_engine = "embedded"
+            try:
+                pack.check_rule_ids(self.rego_rule_ids)
+            except ConfigError as exc:
+                raise UsageError(exc.error.display()) from None
+        self.rego_settings = pack.rego_settings  # enabled and severity of the Rego rules
 
     def describe_rego(self) -> str:
         """Which engine judges the Rego policies, for metrics and readiness."""
@@ -200,7 +214,7 @@ class Reviewer:
             count = container_count(resource)
             if count > self.settings.maxContainers:
                 return self._too_large(resource, count)
-        cross = self.cross | {"min-replicas"} if replicas_defaulted else self.cross
+        cross = self.cross_when_replicas_defaulted if replicas_defaulted else self.cross
         findings, exempted, crossed = yield from self._judge(resource, times)
         decision = yield from self._classify(findings, cross, request, resource, times)
         decision.exempted = exempted
@@ -247,14 +261,15 @@ class Reviewer:
     def _rego(self, resource: Resource) -> list[Finding]:
         """The Rego policies' findings on `resource`; CannotJudge when the engine cannot
         answer (OPA not reachable) or evaluation failed on this object."""
-        from ..errors import UsageError
 
         if self.opa is None:
             from ..rego.step import evaluate_resources
 
             assert self.rego_policies is not None
             try:
-                return evaluate_resources([resource], self.rego_policies)
+                return evaluate_resources(
+                    [resource], self.rego_policies, configured=self.rego_settings
+                )
             except UsageError as exc:
                 raise CannotJudge(str(exc)) from None
         from ..rego.opa_server import OpaError
@@ -263,10 +278,9 @@ class Reviewer:
             hits = self.opa.evaluate([rego_input(resource.data)])
         except (OpaError, UsageError) as exc:
             raise CannotJudge(str(exc)) from None
-        return _findings_of(resource, hits)
+        return _findings_of(resource, hits, self.rego_settings)
 
     async def _rego_async(self, resource: Resource) -> list[Finding]:
-        from ..errors import UsageError
         from ..rego.opa_server import OpaError
 
         assert self.opa is not None
@@ -274,7 +288,7 @@ class Reviewer:
             hits = await self.opa.evaluate_async([rego_input(resource.data)])
         except (OpaError, UsageError) as exc:
             raise CannotJudge(str(exc)) from None
-        return _findings_of(resource, hits)
+        return _findings_of(resource, hits, self.rego_settings)
 
     def _too_large(self, resource: Resource, count: int) -> Decision:
         where = f"{resource.namespace}/{resource.name}" if resource.namespace else resource.name
@@ -343,9 +357,11 @@ class Reviewer:
         return decision
 
 
-def _findings_of(resource: Resource, hits: list[Hit]) -> list[Finding]:
+def _findings_of(
+    resource: Resource, hits: list[Hit], configured: Mapping[str, RuleSettings]
+) -> list[Finding]:
     """OPA's hits on `resource` -> its findings; CannotJudge for an evaluation error."""
-    from ..rego.results import ERROR, to_finding
+    from ..rego.results import ERROR, findings_of
 
     for hit in hits:
         if hit.kind == ERROR:
@@ -354,7 +370,7 @@ def _findings_of(resource: Resource, hits: list[Hit]) -> list[Finding]:
                 f"Rego evaluation failed on {value.get('subject') or 'this object'}: "
                 f"{value.get('error') or 'OPA gave no reason'}"
             )
-    return sorted((to_finding(resource, hit) for hit in hits), key=Finding.order)
+    return sorted(findings_of([resource], hits, configured), key=Finding.order)
 
 
 def rego_input(data: dict[str, Any]) -> dict[str, Any]:
@@ -362,7 +378,9 @@ def rego_input(data: dict[str, Any]) -> dict[str, Any]:
     annotation, which the manifest conftest judges in CI never has (a copy of the whole
     object as one string: half of what OPA would parse for a Deployment)."""
     meta = data.get("metadata")
-    notes = meta.get("annotations") if isinstance(meta, dict) else None
+    if not isinstance(meta, dict):
+        return data
+    notes = meta.get("annotations")
     if not isinstance(notes, dict) or LAST_APPLIED not in notes:
         return data
     kept = {key: value for key, value in notes.items() if key != LAST_APPLIED}
@@ -381,7 +399,8 @@ def prepare(original: dict[str, Any], namespace: str | None) -> tuple[dict[str, 
 
     Returns (object, whether spec.replicas was taken out). A workload whose manifest
     leaves replicas to an HPA gets `replicas: 1` by defaulting; judged as written, its
-    min-replicas finding depends on the HPA, which may arrive after it.
+    findings of the rules that read HPAs (min-replicas) depend on the HPA, which may
+    arrive after it.
     """
     data = {key: value for key, value in original.items() if key != "status"}
     meta = data.get("metadata")
@@ -456,8 +475,8 @@ def shorten(text: str, limit: int) -> str:
 
 
 # (rule, field path with containers named, scalar value, message without numbers)
-Identity = tuple[str, str, Any, str]
-_CONTAINER_INDEX = re.compile(r"\b(containers|initContainers|ephemeralContainers)\[(\d+)\]")
+Identity = tuple[str, tuple[str | int, ...], Any, str]
+_CONTAINER_LISTS = frozenset({"containers", "initContainers", "ephemeralContainers"})
 _SCALARS = (str, int, float, bool, type(None))
 _NOT_A_VALUE = ("<not a single value>",)
 
@@ -470,51 +489,29 @@ def identity(finding: Finding, resource: Resource) -> Identity:
     (one field can carry several findings of one rule: a cpu request fixed and a memory
     request removed is a new finding)."""
     spec = resource.pod_spec
-
-    def by_name(match: re.Match[str]) -> str:
-        items = spec.get(match.group(1))
-        index = int(match.group(2))
-        if isinstance(items, list) and index < len(items) and isinstance(items[index], dict):
-            return f"{match.group(1)}[name={items[index].get('name')}]"
-        return match.group(0)
-
+    path: list[str | int] = list(finding.path)
+    for position, (part, index) in enumerate(zip(finding.path, finding.path[1:], strict=False)):
+        if part in _CONTAINER_LISTS and isinstance(index, int):
+            items = spec.get(str(part))
+            if isinstance(items, list) and index < len(items) and isinstance(items[index], dict):
+                path[position + 1] = f"name={items[index].get('name')}"
     value = value_at(resource.data, finding.path)
     scalar = value if isinstance(value, _SCALARS) else _NOT_A_VALUE
-    path = _CONTAINER_INDEX.sub(by_name, finding.path)
-    return finding.rule, path, scalar, message_key(finding.message)
+    return finding.rule, tuple(path), scalar, message_key(finding.message)
 
 
-def value_at(data: Any, path: str) -> Any:
-    """The value at a rendered field path ("spec.containers[0].image"); keys may hold
-    dots ("metadata.annotations.example.com/x"), so each step takes the longest key the
-    rest of the path starts with. _NOT_A_VALUE where the path leads nowhere."""
-    node, rest = data, path
-    while rest:
-        if rest.startswith("["):
-            end = rest.find("]")
-            if end < 0 or not rest[1:end].isdigit() or not isinstance(node, list):
+def value_at(data: Any, path: FieldPath) -> Any:
+    """The value at a field path; _NOT_A_VALUE where the path leads nowhere."""
+    node = data
+    for part in path:
+        if isinstance(node, list):
+            if not isinstance(part, int) or not 0 <= part < len(node):
                 return _NOT_A_VALUE
-            index = int(rest[1:end])
-            if index >= len(node):
-                return _NOT_A_VALUE
-            node, rest = node[index], rest[end + 1 :].removeprefix(".")
-            continue
-        if not isinstance(node, dict):
+            node = node[part]
+        elif isinstance(node, dict) and isinstance(part, str) and part in node:
+            node = node[part]
+        else:
             return _NOT_A_VALUE
-        key = max(
-            (
-                k
-                for k in node
-                if isinstance(k, str)
-                and rest.startswith(k)
-                and (len(rest) == len(k) or rest[len(k)] in ".[")
-            ),
-            key=len,
-            default=None,
-        )
-        if key is None:
-            return _NOT_A_VALUE
-        node, rest = node[key], rest[len(key) :].removeprefix(".")
     return node
 
 
@@ -542,7 +539,7 @@ def deny_message(resource: Resource, findings: list[Finding], limit: int) -> str
     head = f"autobot-guard: {resource.kind} {where} violates {count} polic"
     head += "y" if count == 1 else "ies"
     parts = [
-        shorten(f"[{f.rule}] {f.path}: {f.message}", MESSAGE_FINDING_CHARS)
+        shorten(f"[{f.rule}] {f.path_text}: {f.message}", MESSAGE_FINDING_CHARS)
         for f in findings[:limit]
     ]
     if count > limit:

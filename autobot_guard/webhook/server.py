@@ -159,7 +159,7 @@ def _http_protocol() -> Any:
         return "auto"
 
     class CoalescingHttpToolsProtocol(HttpToolsProtocol):
-        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        def connection_made(self, transport: Any) -> None:
             super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
 
     return CoalescingHttpToolsProtocol
@@ -186,7 +186,9 @@ def build(options: ServeOptions) -> tuple[WebhookApp, InventoryStore, ClusterWat
             raise UsageError(
                 f"--opa-url {options.opa_url!r}: give http://HOST:PORT (OPA on loopback)"
             ) from None
-        pack = PolicyPack(pack.model.model_copy(update={"admission": admission}), pack.source)
+        pack = PolicyPack(
+            pack.model.model_copy(update={"admission": admission}), pack.source, pack.text
+        )
     settings = pack.admission
     store = InventoryStore()
     for directory in options.inventory:

@@ -14,7 +14,8 @@ from typing import Any
 from ..findings import InputError
 from ..inventory import Inventory
 from ..loader import Document, load_paths
-from ..resources import Resource, make_resource
+from ..resources import WORKLOADS, Resource, make_resource
+from ..rules import kinds_read
 from ..rules.config_ref import KEYS_UNKNOWN_ANNOTATION
 from ..selectors import Selector, parse_label_selector
 
@@ -22,21 +23,17 @@ Key = tuple[str, str | None, str]  # kind, namespace, name
 
 # Server-set metadata that changes on every write but never changes a finding.
 _VOLATILE_METADATA = ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp")
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"  # the manifest, as JSON
 _VOLATILE_ANNOTATIONS = (
-    "kubectl.kubernetes.io/last-applied-configuration",
+    LAST_APPLIED,
     "deployment.kubernetes.io/revision",
 )
 
 
 _SELECTING = frozenset({"NetworkPolicy", "PodDisruptionBudget"})
-# What cross-resource rules look up besides workloads (what the cluster watch lists, and
-# the kinds that create Secrets); objects of other kinds in --inventory are not kept.
-INVENTORY_KINDS = frozenset(
-    {
-        "NetworkPolicy", "Service", "ConfigMap", "Secret", "HorizontalPodAutoscaler",
-        "PodDisruptionBudget", "ExternalSecret", "SealedSecret", "Certificate",
-    }
-)  # fmt: skip
+# What the rules look up besides workloads (`Rule.reads`; workloads are kept whatever
+# their kind); objects of other kinds in --inventory are not kept.
+INVENTORY_KINDS = kinds_read() - WORKLOADS
 _MAX_SIGNATURES = 512  # cached workload inventories per namespace (by pod labels)
 
 

@@ -79,7 +79,7 @@ def findings_of(
 ) -> list[tuple[str, str, int, str, str, str]]:
     report = check([path], policies=policies)
     return [
-        (f.rule, f.severity.value, f.line, f.resource.display(), f.path, f.message)
+        (f.rule, f.severity.value, f.line, f.resource.display(), f.path_text, f.message)
         for f in rego_findings(report)
     ]
 
@@ -222,7 +222,7 @@ def test_in_process_api_for_the_webhook(manifest: Path) -> None:
     single = evaluate_resources(resources[2:3], CONVENTIONS)
     assert [f.rule for f in single] == ["no-three-replicas"]
     # the bundled policies by default: the Deployment has no team or owner label
-    assert [(f.rule, f.resource.display(), f.path) for f in evaluate_resources(resources)] == [
+    assert [(f.rule, f.resource.display(), f.path_text) for f in evaluate_resources(resources)] == [
         ("ownership-labels", "Deployment/autobot-system/settings", "metadata.labels")
     ]
 

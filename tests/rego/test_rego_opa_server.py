@@ -39,7 +39,7 @@ def key(finding: Finding) -> tuple[Any, ...]:
         finding.message,
         finding.file,
         finding.line,
-        finding.path,
+        finding.path_text,
         finding.resource.display(),
         finding.exempt_reason,
     )

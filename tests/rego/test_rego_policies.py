@@ -120,7 +120,7 @@ def test_ownership_labels_are_enforced_by_default(tmp_path: Path) -> None:
     unowned = tmp_path / "unowned.yaml"
     unowned.write_text(passing.replace(owners, "", 1), encoding="utf-8")
     findings = rego_findings(check([unowned]))
-    assert [(f.rule, f.line, f.resource.display(), f.path) for f in findings] == [
+    assert [(f.rule, f.line, f.resource.display(), f.path_text) for f in findings] == [
         ("ownership-labels", 4, "Deployment/autobot-system/autobot-backend", "metadata.labels")
     ]
     [finding] = findings
@@ -142,7 +142,7 @@ def test_reference_manifests_are_checked_for_ownership_labels(tmp_path: Path) ->
     copy = tmp_path / "backend.yaml"
     copy.write_text(backend.replace("    team: autobot-app\n", ""), encoding="utf-8")
     findings = rego_findings(check([copy]))
-    assert [(f.rule, f.resource.display(), f.path) for f in findings] == [
+    assert [(f.rule, f.resource.display(), f.path_text) for f in findings] == [
         ("ownership-labels", "Deployment/autobot-system/autobot-backend", "metadata.labels")
     ]
     assert "has no team label" in findings[0].message

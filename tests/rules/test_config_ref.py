@@ -55,7 +55,7 @@ NO_SECRET = (
 
 def findings(text: str, **settings: object) -> list[tuple[int, str, str]]:
     pack = pack_with(rules={"config-ref": settings}) if settings else None
-    return [(f.line, f.path, f.message) for f in of_rule(run(text, pack), "config-ref")]
+    return [(f.line, f.path_text, f.message) for f in of_rule(run(text, pack), "config-ref")]
 
 
 def test_present_objects_and_keys_pass() -> None:

@@ -35,7 +35,7 @@ spec:
 
 
 def messages(text: str) -> list[tuple[int, str, str]]:
-    return [(f.line, f.path, f.message) for f in of_rule(run(text), "dns-egress")]
+    return [(f.line, f.path_text, f.message) for f in of_rule(run(text), "dns-egress")]
 
 
 def test_egress_type_without_rules_denies_everything_dns_included() -> None:
@@ -240,7 +240,7 @@ MALFORMED = {
 def test_malformed_egress_allows_nothing_and_does_not_crash(egress: str) -> None:
     report = run(WORKLOAD + policy(egress))
     [finding] = of_rule(report, "dns-egress")
-    assert finding.path == "spec.template.metadata.labels"
+    assert finding.path_text == "spec.template.metadata.labels"
     assert "DNS" in finding.message
     assert of_rule(report, "schema"), "schema reports the malformed field"
 

@@ -51,7 +51,7 @@ def test_an_exemption_without_a_reason_is_reported_and_not_honoured() -> None:
     report = run(text)
     (finding,) = of_rule(report, "exemption")
     assert finding.message == f"exemption from 'image-tag' has no {REASON}: it is not honoured"
-    assert finding.path == f"metadata.annotations.{EXEMPT}"
+    assert finding.path_text == f"metadata.annotations.{EXEMPT}"
     assert text.splitlines()[finding.line - 1].strip() == f"{EXEMPT}: image-tag"
     assert report.exempted == [] and "image-tag" in rules_of(report.findings)
 

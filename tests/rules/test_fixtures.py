@@ -52,7 +52,7 @@ class Expected:
         return (
             finding.rule == self.rule
             and finding.line == self.line
-            and finding.path == self.path
+            and finding.path_text == self.path
             and self.message in finding.message
             and (self.severity is None or finding.severity.value == self.severity)
         )
@@ -88,7 +88,9 @@ def fixture_id(path: Path) -> str:
 
 
 def shown(findings: list[Finding]) -> str:
-    return "\n".join(f"  line={f.line} path={f.path} {f.severity}: {f.message}" for f in findings)
+    return "\n".join(
+        f"  line={f.line} path={f.path_text} {f.severity}: {f.message}" for f in findings
+    )
 
 
 @pytest.mark.parametrize("path", FIXTURES, ids=fixture_id)

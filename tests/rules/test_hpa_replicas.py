@@ -20,7 +20,7 @@ def hpa(min_replicas: int | None, max_replicas: int) -> str:
 
 def findings(text: str, **params: object) -> list[tuple[int, str, str]]:
     pack = pack_with(rules={"hpa-replicas": params}) if params else None
-    return [(f.line, f.path, f.message) for f in of_rule(run(text, pack), "hpa-replicas")]
+    return [(f.line, f.path_text, f.message) for f in of_rule(run(text, pack), "hpa-replicas")]
 
 
 def test_plan_hpa_two_to_ten_passes() -> None:

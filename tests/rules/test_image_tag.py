@@ -28,7 +28,7 @@ spec:
 
 def findings(image: str, init: str = "busybox:1.36") -> list[tuple[int, str, str]]:
     report = run(POD.format(image=image, init=init))
-    return [(f.line, f.path, f.message) for f in of_rule(report, "image-tag")]
+    return [(f.line, f.path_text, f.message) for f in of_rule(report, "image-tag")]
 
 
 @pytest.mark.parametrize(
@@ -93,7 +93,7 @@ def test_init_containers_are_checked() -> None:
 def test_missing_image() -> None:
     text = POD.format(image="x:1", init="busybox:1.36").replace('        image: "x:1"\n', "")
     [finding] = of_rule(run(text), "image-tag")
-    assert (finding.line, finding.path, finding.message) == (
+    assert (finding.line, finding.path_text, finding.message) == (
         13,
         "spec.template.spec.containers[0]",
         "container 'chat-agent' has no image",
@@ -116,7 +116,7 @@ spec:
 
 def test_ephemeral_containers_kubectl_debug_adds_are_judged_too() -> None:
     report = run(DEBUGGED_POD)
-    assert [(f.path, f.message) for f in of_rule(report, "image-tag")] == [
+    assert [(f.path_text, f.message) for f in of_rule(report, "image-tag")] == [
         (
             "spec.ephemeralContainers[0].image",
             "ephemeral container 'debugger' image busybox has no tag, so Kubernetes pulls latest",

@@ -31,7 +31,9 @@ def text(**labels: str | None) -> str:
 
 def findings(manifest: str, **params: object) -> list[tuple[int, str, str]]:
     pack = pack_with(rules={"logging-labels": params}) if params else None
-    return [(f.line, f.path, f.message) for f in of_rule(run(manifest, pack), "logging-labels")]
+    return [
+        (f.line, f.path_text, f.message) for f in of_rule(run(manifest, pack), "logging-labels")
+    ]
 
 
 def test_plan_labels_pass() -> None:

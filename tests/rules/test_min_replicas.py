@@ -38,7 +38,7 @@ def workload(replicas: int | None, kind: str = "Deployment") -> str:
 
 def findings(text: str, **params: object) -> list[tuple[int, str, str]]:
     pack = pack_with(rules={"min-replicas": params}) if params else None
-    return [(f.line, f.path, f.message) for f in of_rule(run(text, pack), "min-replicas")]
+    return [(f.line, f.path_text, f.message) for f in of_rule(run(text, pack), "min-replicas")]
 
 
 @pytest.mark.parametrize("kind", ["Deployment", "StatefulSet"])

@@ -48,7 +48,7 @@ def expr(key: str, operator: str, values: str = "") -> str:
 
 def findings(text: str, **settings: object) -> list[tuple[int, str, str]]:
     pack = pack_with(rules={"network-policy": settings}) if settings else None
-    return [(f.line, f.path, f.message) for f in of_rule(run(text, pack), "network-policy")]
+    return [(f.line, f.path_text, f.message) for f in of_rule(run(text, pack), "network-policy")]
 
 
 def test_a_workload_no_policy_selects_is_reported_at_its_pod_labels() -> None:

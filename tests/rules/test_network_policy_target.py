@@ -29,7 +29,7 @@ SELECTOR
 
 def findings(selector: str, namespace: str = "autobot-system") -> list[tuple[int, str, str]]:
     text = AGENT.replace("NAMESPACE", namespace).replace("SELECTOR", selector)
-    return [(f.line, f.path, f.message) for f in of_rule(run(text), "network-policy-target")]
+    return [(f.line, f.path_text, f.message) for f in of_rule(run(text), "network-policy-target")]
 
 
 @pytest.mark.parametrize(

@@ -50,7 +50,7 @@ spec:
 
 
 def findings(text: str) -> list[tuple[str, int, str, str]]:
-    return [(f.resource.kind, f.line, f.path, f.message) for f in of_rule(run(text), "pdb")]
+    return [(f.resource.kind, f.line, f.path_text, f.message) for f in of_rule(run(text), "pdb")]
 
 
 def backend(replicas: int) -> str:

@@ -28,7 +28,7 @@ spec:
 
 def findings(probe: str) -> list[tuple[int, str, str]]:
     report = run(DEPLOYMENT.format(probe=probe))
-    return [(f.line, f.path, f.message) for f in of_rule(report, "probe-port")]
+    return [(f.line, f.path_text, f.message) for f in of_rule(report, "probe-port")]
 
 
 @pytest.mark.parametrize(

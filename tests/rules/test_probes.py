@@ -60,7 +60,7 @@ def test_long_running_workloads_need_the_probe(rule: str, field: str, kind: str)
     (finding,) = of_rule(run(text), rule)
     assert finding.message == f"container 'app' has no {field}"
     pod_spec = "spec" if kind == "Pod" else WORKLOADS[kind][1]
-    assert finding.path == f"{pod_spec}.containers[0]"
+    assert finding.path_text == f"{pod_spec}.containers[0]"
     assert text.splitlines()[finding.line - 1].strip() == "- name: app"
     assert of_rule(run(workload(kind, with_probe(field))), rule) == []
 
@@ -75,7 +75,7 @@ def test_run_to_completion_workloads_need_none(rule: str, field: str, kind: str)
 def test_init_containers_need_none(rule: str, field: str) -> None:
     # workload() always adds an init container without probes: only `app` is reported.
     found = of_rule(run(workload("Deployment", WITHOUT)), rule)
-    assert [f.path for f in found] == ["spec.template.spec.containers[0]"]
+    assert [f.path_text for f in found] == ["spec.template.spec.containers[0]"]
 
 
 @PROBES
@@ -94,7 +94,7 @@ def test_each_container_is_judged(rule: str, field: str) -> None:
         f"{with_probe(field)}\n- name: sidecar\n  image: 'y:1.0'\n- name: third\n  image: 'z:1'"
     )
     found = of_rule(run(workload("StatefulSet", containers)), rule)
-    assert [(f.path, f.message) for f in found] == [
+    assert [(f.path_text, f.message) for f in found] == [
         ("spec.template.spec.containers[1]", f"container 'sidecar' has no {field}"),
         ("spec.template.spec.containers[2]", f"container 'third' has no {field}"),
     ]

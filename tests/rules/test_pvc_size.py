@@ -44,7 +44,7 @@ spec:
 
 def findings(text: str, **params: Any) -> list[tuple[int, str, str]]:
     pack = pack_with(rules={"pvc-size": params}) if params else None
-    return [(f.line, f.path, f.message) for f in of_rule(run(text, pack), "pvc-size")]
+    return [(f.line, f.path_text, f.message) for f in of_rule(run(text, pack), "pvc-size")]
 
 
 def pvc(size: str, name: str = "autobot-postgres-data") -> str:

@@ -35,7 +35,7 @@ def findings(
 ) -> list[tuple[int, str, str]]:
     pack = pack_with(rules={"resource-limits": params}) if params else None
     report = run(POD.format(requests=requests, limits=limits, init=init), pack)
-    return [(f.line, f.path, f.message) for f in of_rule(report, "resource-limits")]
+    return [(f.line, f.path_text, f.message) for f in of_rule(report, "resource-limits")]
 
 
 MAIN = "spec.template.spec.containers[0]"
@@ -95,7 +95,7 @@ def test_missing_limits_block_points_at_resources() -> None:
         "          limits: {}\n", ""
     )
     [finding] = of_rule(run(text), "resource-limits")
-    assert (finding.line, finding.path) == (16, f"{MAIN}.resources")
+    assert (finding.line, finding.path_text) == (16, f"{MAIN}.resources")
 
 
 def test_init_container_needs_a_memory_limit() -> None:

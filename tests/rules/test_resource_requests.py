@@ -29,7 +29,7 @@ FULL = "{requests: {cpu: 10m, memory: 16Mi}}"
 
 def findings(main: str, init: str = FULL) -> list[tuple[int, str, str]]:
     report = run(POD.format(main=main, init=init))
-    return [(f.line, f.path, f.message) for f in of_rule(report, "resource-requests")]
+    return [(f.line, f.path_text, f.message) for f in of_rule(report, "resource-requests")]
 
 
 def test_both_requests_pass() -> None:

@@ -42,7 +42,7 @@ def schema(
 
 def test_an_api_version_no_longer_served_is_an_error_naming_the_served_ones() -> None:
     (finding,) = schema(HPA.format(version="v2beta2"))
-    assert (finding.line, finding.path, finding.severity) == (1, "apiVersion", Severity.ERROR)
+    assert (finding.line, finding.path_text, finding.severity) == (1, "apiVersion", Severity.ERROR)
     assert finding.message == (
         "autoscaling/v2beta2 HorizontalPodAutoscaler is not served by Kubernetes 1.35 "
         "(removed or never existed)"
@@ -65,14 +65,24 @@ def test_an_api_version_that_never_existed_for_a_kind_is_an_error_too() -> None:
     assert finding.message.startswith("autoscaling/v3 HorizontalPodAutoscaler is not served")
 
 
-def test_custom_resources_are_info_not_silently_passed() -> None:
+def test_custom_resources_without_their_crd_are_info_not_silently_passed() -> None:
+    text = (
+        "apiVersion: example.com/v1\nkind: Gadget\n"
+        "metadata: {name: g, namespace: autobot-system}\nspec: {size: 3}\n"
+    )
+    (finding,) = schema(text)
+    assert finding.severity is Severity.INFO and finding.path == "apiVersion"
+    assert "(a custom resource? give its CRD" in finding.message
+
+
+def test_a_custom_resource_with_a_bundled_crd_is_judged_like_a_builtin_kind() -> None:
     text = (
         "apiVersion: cert-manager.io/v1\nkind: Certificate\n"
         "metadata: {name: tls, namespace: autobot-system}\nspec: {secretName: tls}\n"
     )
     (finding,) = schema(text)
-    assert finding.severity is Severity.INFO and finding.path == "apiVersion"
-    assert "(a custom resource?): not validated" in finding.message
+    assert (finding.severity, finding.line, finding.path_text) == (Severity.ERROR, 4, "spec")
+    assert finding.message == '"issuerRef" is a required property'
 
 
 def test_an_unknown_builtin_kind_is_info_like_a_custom_resource() -> None:
@@ -82,7 +92,7 @@ def test_an_unknown_builtin_kind_is_info_like_a_custom_resource() -> None:
 
 
 def test_unknown_fields_and_bad_quantities_are_reported_at_their_line() -> None:
-    found = {(f.line, f.path, f.message) for f in schema(POD)}
+    found = {(f.line, f.path_text, f.message) for f in schema(POD)}
     assert found == {
         (8, "spec.containers[0].livenessprobe", "unknown field 'livenessprobe'"),
         (
@@ -95,7 +105,7 @@ def test_unknown_fields_and_bad_quantities_are_reported_at_their_line() -> None:
 
 def test_non_strict_mode_accepts_unknown_fields_but_still_checks_values() -> None:
     found = schema(POD, pack=pack_with(rules={"schema": {"strict": False}}))
-    assert [f.path for f in found] == ["spec.containers[0].resources.requests.memory"]
+    assert [f.path_text for f in found] == ["spec.containers[0].resources.requests.memory"]
 
 
 def test_a_required_field_that_is_missing_is_reported_on_its_parent() -> None:
@@ -105,14 +115,14 @@ def test_a_required_field_that_is_missing_is_reported_on_its_parent() -> None:
         "    spec: {containers: [{name: c, image: 'x:1'}]}\n"
     )
     (finding,) = schema(text)
-    assert (finding.line, finding.path) == (4, "spec")
+    assert (finding.line, finding.path_text) == (4, "spec")
     assert finding.message == '"selector" is a required property'
 
 
 def test_a_kustomization_is_info_and_says_how_to_check_what_it_renders() -> None:
     text = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [a.yaml]\n"
     (finding,) = schema(text, name="kustomization.yaml")
-    assert (finding.severity, finding.path) == (Severity.INFO, "kind")
+    assert (finding.severity, finding.path_text) == (Severity.INFO, "kind")
     assert "check --kustomize DIR" in finding.fix
 
 

@@ -49,7 +49,7 @@ def findings(
     report = run(POD.format(pod=pod, container=container))
     found = of_rule(report, "security-context")
     assert all(f.severity is Severity.WARNING for f in found)
-    return [(f.line, f.path, f.message) for f in found]
+    return [(f.line, f.path_text, f.message) for f in found]
 
 
 def test_restricted_settings_on_pod_and_container_pass() -> None:

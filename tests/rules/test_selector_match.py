@@ -25,7 +25,7 @@ def findings(selector: str, kind: str = "StatefulSet") -> list[tuple[int, str, s
     text = WORKLOAD.format(kind=kind, selector=selector)
     if kind != "StatefulSet":
         text = text.replace("  serviceName: autobot-redis\n", "")
-    return [(f.line, f.path, f.message) for f in of_rule(run(text), "selector-match")]
+    return [(f.line, f.path_text, f.message) for f in of_rule(run(text), "selector-match")]
 
 
 @pytest.mark.parametrize(
@@ -131,7 +131,7 @@ spec:
     for selector in ("", "  selector: {app: legacy}\n"):
         assert of_rule(run(rc.format(selector=selector)), "selector-match") == []
     [finding] = of_rule(run(rc.format(selector="  selector: {app: old}\n")), "selector-match")
-    assert (finding.path, finding.message) == (
+    assert (finding.path_text, finding.message) == (
         "spec.selector.app",
         "spec.selector requires app=old, but the pod template has app=legacy",
     )

@@ -43,7 +43,7 @@ spec:
 
 
 def findings(text: str) -> list[tuple[int, str, str]]:
-    return [(f.line, f.path, f.message) for f in of_rule(run(text), "service-target")]
+    return [(f.line, f.path_text, f.message) for f in of_rule(run(text), "service-target")]
 
 
 def service(target: str = "http", **replace: str) -> str:

@@ -39,7 +39,7 @@ spec:
 
 
 def findings(text: str) -> list[tuple[int, str, str]]:
-    return [(f.line, f.path, f.message) for f in of_rule(run(text), "statefulset-service")]
+    return [(f.line, f.path_text, f.message) for f in of_rule(run(text), "statefulset-service")]
 
 
 def test_a_headless_service_selecting_the_pods_passes() -> None:

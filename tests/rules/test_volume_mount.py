@@ -39,7 +39,7 @@ CLAIMS = """\
 
 
 def findings(text: str) -> list[tuple[int, str, str]]:
-    return [(f.line, f.path, f.message) for f in of_rule(run(text), "volume-mount")]
+    return [(f.line, f.path_text, f.message) for f in of_rule(run(text), "volume-mount")]
 
 
 def test_volumes_and_claim_templates_satisfy_mounts() -> None:

@@ -93,6 +93,23 @@ def test_update_denies_only_what_it_introduces(store: InventoryStore) -> None:
     assert "[liveness-probe]" not in decision.message
 
 
+def test_update_another_bad_value_in_an_old_bad_field_is_new(store: InventoryStore) -> None:
+    # Same rule, path and message but for the numbers: the field's value tells them apart.
+    old = admitted(kubectl_deployment())
+    container = old["spec"]["template"]["spec"]["containers"][0]
+    container["resources"] = {"requests": {"memory": "1Gi"}, "limits": {"memory": "512Mi"}}
+
+    def denied(new: dict[str, Any]) -> set[str]:
+        return {f.rule for f in decide(reviewer_for(store), "UPDATE", new, old).denied}
+
+    scaled = copy.deepcopy(old)
+    scaled["spec"]["replicas"] = 3
+    assert "resource-limits" not in denied(scaled)
+    lower = copy.deepcopy(old)
+    lower["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] = "256Mi"
+    assert "resource-limits" in denied(lower)
+
+
 def test_update_compares_rule_and_path_not_lines(store: InventoryStore) -> None:
     # Same finding at the same path, after fields before it moved: still pre-existing.
     old = admitted(kubectl_deployment())
@@ -389,7 +406,7 @@ def test_workload_inventory_gives_the_findings_of_the_whole_namespace(
             )
             expected = evaluate([resource], pack, rules, whole, [resource])
             got = evaluate([resource], pack, rules, scoped, [resource])
-            key = lambda report: sorted((f.rule, f.path, f.message) for f in report.findings)  # noqa: E731
+            key = lambda report: sorted((f.rule, f.path_text, f.message) for f in report.findings)  # noqa: E731
             assert key(got) == key(expected), variant["metadata"]["name"]
             checked += 1
     assert checked > 100

@@ -263,3 +263,34 @@ def test_a_kubeconfig_that_cannot_be_used_is_one_line(tmp_path: Any) -> None:
         (line,) = result.stderr.splitlines()
         assert line.startswith("autobot-guard: error: cannot use kubeconfig "), line
     assert "prod" in line
+
+
+def test_context_chooses_the_cluster(tmp_path: Any) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    ports = []
+    for _ in range(2):  # two ports nothing listens on
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    config = {
+        "apiVersion": "v1", "kind": "Config", "current-context": "a",
+        "clusters": [{"name": n, "cluster": {"server": f"http://127.0.0.1:{p}"}}
+                     for n, p in zip("ab", ports, strict=True)],
+        "users": [{"name": "u", "user": {}}],
+        "contexts": [{"name": n, "context": {"cluster": n, "user": "u"}} for n in "ab"],
+    }  # fmt: skip
+    path = tmp_path / "kubeconfig"
+    path.write_text(json.dumps(config))
+    for args, port in (([], ports[0]), (["--context", "b"], ports[1])):
+        result = subprocess.run(
+            [sys.executable, "-m", "autobot_guard", "audit", "--kubeconfig", str(path), *args],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert result.returncode == 2
+        assert result.stderr == (
+            f"autobot-guard: error: cannot reach the API server http://127.0.0.1:{port}: "
+            "connection refused\n"
+        )

@@ -25,4 +25,6 @@ def render(report: Report, *, color: bool = False) -> str:
     }
     if report.baseline is not None:  # only with `check --baseline FILE`
         document["baseline"] = report.baseline.to_json()
+    if report.audit is not None:  # only from `audit`
+        document["audit"] = report.audit.to_json()
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

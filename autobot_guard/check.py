@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .loader import LoadResult
     from .rego.step import RegoStep
     from .resources import Resource
+    from .rules.base import Rule
 
 BUNDLED_TARGET = "the bundled AutoBot reference manifests"
 
@@ -71,11 +72,7 @@ def load_pack(config: str | None, kubernetes_version: str | None = None) -> Poli
 def run_check(options: CheckOptions) -> Report:
     pack = load_pack(options.config, options.kubernetes_version)
     changed, known = _changed_files(options), _baseline_entries(options)  # fail before loading
-    rego = _rego_step(options)
-    try:  # the pack may set severity/enabled of Rego rules: their ids are known now
-        pack.check_rule_ids(rego.rule_ids)
-    except ConfigError as exc:
-        raise UsageError(exc.error.display()) from None
+    rego = prepare_rego(pack, options.rego, options.rego_policies, options.rego_timeout)
     paths, target = list(options.paths), ""
     if not paths:
         paths, target = [str(bundled_manifests())], BUNDLED_TARGET
@@ -83,15 +80,10 @@ def run_check(options: CheckOptions) -> Report:
         loaded, target = _kustomize(options), f"kustomize build of {options.kustomize}"
     else:
         loaded = options.load_input() if options.load_input else load_paths(paths)
-    # conftest judges on the other core while the built-in rules run here.
-    rego_run = rego.start(loaded.resources, pack.skip_namespaces)
-    catalogue, crd_errors = _crd_catalogue(loaded.resources, pack, options.crds)
-    report = evaluate(loaded.resources, pack, extra_rule_ids=rego.rule_ids, crds=catalogue)
-    # unreadable input, broken CRDs, then rule failures
-    report.errors = [*loaded.errors, *crd_errors, *report.errors]
+    report = judge(loaded.resources, pack, rego, crd_folders=options.crds)
+    report.errors = [*loaded.errors, *report.errors]  # unreadable input, then the rest
     report.files = loaded.files
     report.target = target
-    rego_run.finish(report, pack.rego_settings)  # into the same report
     full = list(report.findings)  # what fixes are verified against, before narrowing
     if known is not None and options.baseline:  # on the whole tree, so fixed entries are true
         from .gate.baseline import apply
@@ -105,6 +97,25 @@ def run_check(options: CheckOptions) -> Report:
         from .fix.suggest import attach
 
         attach(report, full, options, pack, rego)
+    return report
+
+
+def judge(
+    resources: Sequence[Resource],
+    pack: PolicyPack,
+    rego: RegoStep,
+    rules: Sequence[Rule] | None = None,
+    crd_folders: Sequence[str] = (),
+) -> Report:
+    """The judging step `check` and `audit` share: the built-in rules (`rules`, default
+    the pack's) and the Rego policies on `resources`, into one Report (broken CRDs, then
+    rule failures, then Rego failures as its input errors)."""
+    # conftest judges on the other core while the built-in rules run here.
+    rego_run = rego.start(resources, pack.skip_namespaces)
+    catalogue, crd_errors = _crd_catalogue(resources, pack, crd_folders)
+    report = evaluate(resources, pack, rules, extra_rule_ids=rego.rule_ids, crds=catalogue)
+    report.errors = [*crd_errors, *report.errors]
+    rego_run.finish(report, pack.rego_settings)  # into the same report
     return report
 
 
@@ -128,10 +139,17 @@ def _crd_catalogue(
     return catalogue, [*errors, *more, *broken]
 
 
-def _rego_step(options: CheckOptions) -> RegoStep:
+def prepare_rego(pack: PolicyPack, mode: str, directory: str | None, timeout: float) -> RegoStep:
+    """The Rego step (`--rego`, `--rego-policies`, `--rego-timeout`), its rule ids checked
+    against the pack, which may set their severity or switch them off."""
     from .rego.step import RegoStep
 
-    return RegoStep.prepare(options.rego, options.rego_policies, options.rego_timeout)
+    rego = RegoStep.prepare(mode, directory, timeout)
+    try:
+        pack.check_rule_ids(rego.rule_ids)
+    except ConfigError as exc:
+        raise UsageError(exc.error.display()) from None
+    return rego
 
 
 def _changed_files(options: CheckOptions) -> frozenset[str] | None:

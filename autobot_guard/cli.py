@@ -23,6 +23,7 @@ from .rego import DEFAULT_TIMEOUT as REGO_TIMEOUT
 from .reporters import FORMATS
 
 if TYPE_CHECKING:
+    from .findings import Report
     from .loader import LoadResult
     from .prefetch import Prefetch
 
@@ -193,7 +194,6 @@ def _check(
         prefetch = Prefetch.start(list(paths) or [str(bundled_manifests())])
     from .check import CheckOptions, run_check
     from .errors import UsageError
-    from .reporters import render
 
     try:
         options = CheckOptions(
@@ -215,6 +215,26 @@ def _check(
         if prefetch is not None:
             prefetch.cancel()
         _die(str(exc))
+    if review_comments:
+        from .fix.suggest import write_review_comments
+
+        try:
+            write_review_comments(report, review_comments)
+        except OSError as exc:
+            _die(f"cannot write {review_comments}: {exc.strerror or exc}")
+    code = _deliver(report, fmt, output, fail_on, quiet)
+    if report.resources == 0 and not report.errors:  # `helm template ... | check -` failed?
+        click.echo(
+            "autobot-guard: note: nothing to check: no Kubernetes objects in the input", err=True
+        )
+    _exit(code)
+
+
+def _deliver(report: Report, fmt: str, output: str | None, fail_on: str, quiet: bool) -> int:
+    """Render `report` in `fmt` to `output` (default stdout), input errors also to stderr
+    when the report is not text on a terminal; the exit status `--fail-on` gives."""
+    from .reporters import render
+
     color = (
         fmt == "text" and output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     )
@@ -228,21 +248,10 @@ def _check(
             _die(f"cannot write {output}: {exc.strerror or exc}")
     else:
         _write_stdout(text)
-    if review_comments:
-        from .fix.suggest import write_review_comments
-
-        try:
-            write_review_comments(report, review_comments)
-        except OSError as exc:
-            _die(f"cannot write {review_comments}: {exc.strerror or exc}")
     for error in report.errors:
         if fmt != "text" or output:
             click.echo(f"autobot-guard: input error: {error.display()}", err=True)
-    if report.resources == 0 and not report.errors:  # `helm template ... | check -` failed?
-        click.echo(
-            "autobot-guard: note: nothing to check: no Kubernetes objects in the input", err=True
-        )
-    _exit(report.exit_code(threshold))
+    return report.exit_code(threshold)
 
 
 def _parsed_by(worker: Prefetch) -> LoadResult:
@@ -288,6 +297,124 @@ def _exit(code: int) -> NoReturn:
         sys.stderr.flush()
         os._exit(code)
     sys.exit(code)
+
+
+@main.command()
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False),
+    help="Kubeconfig file (default: in-cluster credentials, else $KUBECONFIG or ~/.kube/config).",
+)
+@click.option("--context", metavar="NAME", help="Kubeconfig context (default: the current one).")
+@click.option(
+    "-n",
+    "--namespace",
+    "namespaces",
+    multiple=True,
+    metavar="NS",
+    help="Audit only the objects of NS (repeatable; default: every namespace and "
+    "the cluster-scoped objects).",
+)
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the report to FILE instead of stdout.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(FAIL_ON),
+    default="error",
+    show_default=True,
+    help="Exit 1 when a finding at or above this severity exists.",
+)
+@click.option("--kubernetes-version", metavar="X.Y", help="As for `check`.")
+@click.option("-c", "--config", type=click.Path(dir_okay=False), help="As for `check`.")
+@click.option("-q", "--quiet", is_flag=True, help="As for `check`.")
+@click.option(
+    "--policy-reports",
+    is_flag=True,
+    help="Also write the results as wgpolicyk8s.io/v1alpha2 PolicyReports (one per "
+    "namespace) and a ClusterPolicyReport, replacing those it wrote before.",
+)
+@click.option("--page-size", type=click.IntRange(1, 10000), default=500, hidden=True)
+@_rego_options
+def audit(**options: Any) -> None:
+    """Audit the live cluster: list every kind the policy pack judges and judge it as
+    `check` judges files (the listed objects are the cross-resource rules' inventory).
+
+    Left alone, as by the webhook: skipped namespaces, namespaces labelled
+    autobot-guard.io/ignore=true, Pods/ReplicaSets/Jobs a controller created; exemptions
+    apply. Exit status: 0 clean, 1 findings at or above --fail-on, 2 when the cluster
+    cannot be reached or a resource could not be listed (the rest is still reported).
+    """
+    try:
+        _audit(**options)
+    except KeyboardInterrupt:
+        _interrupted()
+
+
+def _audit(
+    kubeconfig: str | None,
+    context: str | None,
+    namespaces: tuple[str, ...],
+    fmt: str,
+    output: str | None,
+    fail_on: str,
+    kubernetes_version: str | None,
+    config: str | None,
+    quiet: bool,
+    policy_reports: bool,
+    page_size: int,
+    rego: str,
+    rego_policies: str | None,
+    rego_timeout: float,
+) -> None:
+    import gc
+
+    gc.disable()  # as for `check`: many small objects, no cycles worth collecting
+    from .audit.run import AuditOptions, run_audit
+    from .errors import UsageError
+
+    options = AuditOptions(
+        kubeconfig=kubeconfig,
+        context=context,
+        namespaces=namespaces,
+        config=config,
+        kubernetes_version=kubernetes_version,
+        rego=rego,
+        rego_policies=rego_policies,
+        rego_timeout=rego_timeout,
+        page_size=page_size,
+        policy_reports=policy_reports,
+    )
+    try:
+        audited = run_audit(options)
+    except UsageError as exc:
+        _die(str(exc))
+    report = audited.report
+    if policy_reports and report.audit is not None:
+        from .audit.listing import configuration
+        from .audit.policy_reports import write
+
+        try:
+            written, deleted, errors = write(
+                audited, configuration(kubeconfig, context), namespaces
+            )
+        except UsageError as exc:
+            _die(str(exc))
+        report.audit.policy_reports, report.audit.policy_reports_deleted = written, deleted
+        report.errors += errors
+    _exit(_deliver(report, fmt, output, fail_on, quiet))
 
 
 @main.command("baseline")
@@ -440,7 +567,16 @@ def _rego_catalogue(directory: str | None) -> list[Any]:
 
 @main.command()
 @_REGO_POLICIES
-def rules(rego_policies: str | None) -> None:
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(("text", "markdown")),
+    default="text",
+    show_default=True,
+    help="markdown: the full reference page with examples (docs/rules.md).",
+)
+def rules(rego_policies: str | None, fmt: str) -> None:
     """List every rule: id, default severity and what it checks (built-in, then Rego)."""
     from .errors import UsageError
     from .rules import ALL_RULES
@@ -449,6 +585,12 @@ def rules(rego_policies: str | None) -> None:
         rego = _rego_catalogue(rego_policies)
     except UsageError as exc:
         _die(str(exc))
+    if fmt == "markdown":
+        from .rules_doc import render_markdown
+
+        source = f"`{rego_policies}`" if rego_policies else "the bundled `policies/rego/`"
+        click.echo(render_markdown(ALL_RULES, rego, source), nl=False)
+        return
     width = max(len(rule.id) for rule in [*ALL_RULES, *rego])
     for rule in ALL_RULES:
         click.echo(f"{rule.id:<{width}}  {rule.default_severity.value:<7}  {rule.summary}")
@@ -494,18 +636,17 @@ def explain(rule_id: str, rego_policies: str | None) -> None:
         )
         hint = f"; did you mean {close[0]!r}?" if close else "; `autobot-guard rules` lists them"
         _die(f"unknown rule {rule_id!r}{hint}")
-    settings = rule.Settings.model_fields
+    from .rules_doc import parameters
+
     click.echo(f"{rule.id} (default severity: {rule.default_severity.value})\n")
     click.echo(rule.documentation())
     click.echo(f"\nHow to fix:\n  {rule.fix}")
     click.echo(f"\nautobot-guard fix:\n  {_autofix_text(rule.autofix)}")
-    params = {k: v for k, v in settings.items() if k not in ("enabled", "severity")}
+    params = parameters(rule)
     if params:
         click.echo("\nParameters (policy pack: rules." + rule.id + "):")
-        for name, info in params.items():
-            alias = info.alias or name
-            default = info.get_default(call_default_factory=True)
-            click.echo(f"  {alias} (default {default!r}): {info.description or ''}")
+        for param in params:
+            click.echo(f"  {param.name} (default {param.default!r}): {param.description}")
     click.echo("\nFailing example:\n" + _indent(rule.failing_example))
     click.echo("Passing example:\n" + _indent(rule.passing_example))
 

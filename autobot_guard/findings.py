@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from .audit.outcome import AuditOutcome
     from .edits import Edit
     from .fix.suggest import FileChange, Suggestion
 
@@ -27,6 +28,8 @@ _RANK = {Severity.ERROR: 3, Severity.WARNING: 2, Severity.INFO: 1}
 
 
 FieldPath = tuple[str | int, ...]  # ("spec", "containers", 0, "image")
+# The "file" of an object listed from a cluster (`audit`): cluster:Kind/namespace/name.
+LIVE_PREFIX = "cluster:"
 
 
 def render_path(path: FieldPath) -> str:
@@ -97,6 +100,13 @@ class Finding:
             out["exemptReason"] = self.exempt_reason
         return out
 
+    def location(self) -> str:
+        """Where: `file:line`, or for a live object (no line) `cluster:Kind/ns/name` and
+        the field path."""
+        if self.line:
+            return f"{self.file}:{self.line}"
+        return f"{self.file}:{self.path_text}" if self.path else self.file
+
     def order(self) -> tuple[str, int, str, str]:
         """Report order: by file, line, rule, field path."""
         return (self.file, self.line, self.rule, self.path_text)
@@ -154,6 +164,7 @@ class Report:
     policy_pack: str = ""
     kubernetes_version: str = ""
     baseline: Suppression | None = None  # what `check --baseline` suppressed and saw fixed
+    audit: AuditOutcome | None = None  # `audit`: the cluster, what was listed and left alone
     # rule id -> (summary, documentation, severity) of rules outside the registry (Rego)
     rule_docs: dict[str, tuple[str, str, Severity]] = field(default_factory=dict)
     # with `check --suggest-fixes`: every file the verified fixes change, old and new text

@@ -73,7 +73,7 @@ def test_a_mutated_custom_resource_fails_schema(tmp_path: Path, case: str) -> No
     target.write_text(mutated, encoding="utf-8")
     assert of_rule(check_paths([source]), "schema") == []  # the original passes
     found = of_rule(check_paths([target]), "schema")
-    assert [(f.path, f.severity.value) for f in found] == [(path, "error")], found
+    assert [(f.path_text, f.severity.value) for f in found] == [(path, "error")], found
     assert message in found[0].message
     # the finding is on the line of the field (or of its nearest written parent)
     line = mutated.splitlines()[found[0].line - 1]

@@ -218,7 +218,9 @@ def test_non_strict_mode_prunes_unknown_fields_of_custom_resources(tmp_path: Pat
         WIDGET.replace("spec: {size: 3}", "spec: {size: s, colour: red}")
     )
     strict = of_rule(check_paths([tmp_path]), "schema")
-    assert [(f.path, f.message) for f in strict] == [("spec.colour", 'unknown field "spec.colour"')]
+    assert [(f.path_text, f.message) for f in strict] == [
+        ("spec.colour", 'unknown field "spec.colour"')
+    ]
     lenient = check_paths([tmp_path], pack_with(rules={"schema": {"strict": False}}))
     assert of_rule(lenient, "schema") == []
 

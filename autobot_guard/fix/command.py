@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import UsageError
 from ..findings import Finding, InputError, Report
+from ..rego import DEFAULT_TIMEOUT as REGO_TIMEOUT
 from .plan import Plan, Planner, SourceFile, _finder, load, plan, read_sources
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ class FixOptions:
     write: bool = True  # False: --diff / --dry-run
     rego: str = "auto"
     rego_policies: str | None = None
-    rego_timeout: float = 60.0
+    rego_timeout: float = REGO_TIMEOUT
 
 
 @dataclass
@@ -52,8 +53,7 @@ class FixOutcome:
 
 
 def run_fix(options: FixOptions) -> FixOutcome:
-    from ..check import load_pack
-    from ..rego import RegoStep
+    from ..check import load_pack, prepare_rego
     from ..rules import RULES_BY_ID
 
     if not options.paths:
@@ -69,7 +69,7 @@ def run_fix(options: FixOptions) -> FixOutcome:
                 f"(`autobot-guard explain {rule_id}`)"
             )
     pack = load_pack(options.config, options.kubernetes_version)
-    rego = RegoStep.prepare(options.rego, options.rego_policies, options.rego_timeout)
+    rego = prepare_rego(pack, options.rego, options.rego_policies, options.rego_timeout)
     sources, errors, not_editable = _read(options.paths)
     planner = Planner(sources, load(sources), Report(), pack, rego)
     before = planner.recheck({})
@@ -99,7 +99,7 @@ def run_fix(options: FixOptions) -> FixOutcome:
 def plan_for(
     paths: Sequence[str],
     pack: PolicyPack,
-    rego: RegoStep | None,
+    rego: RegoStep,
     before: Report,
     targets: Sequence[Finding],
 ) -> tuple[Plan, dict[str, SourceFile]] | None:

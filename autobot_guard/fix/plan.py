@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 from ..config import PolicyPack
 from ..edits import AddDocument, Edit
-from ..engine import evaluate
 from ..findings import Finding, InputError, Report, message_key
 from ..loader import Document, LoadResult, _to_resources, parse_sources
 from ..resources import Resource
@@ -164,7 +163,7 @@ class Planner:
     loaded: LoadResult
     before: Report
     pack: PolicyPack
-    rego: RegoStep | None = None
+    rego: RegoStep
     singles: dict[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -178,17 +177,13 @@ class Planner:
         self.before_errors = {(e.file, e.message) for e in before.errors}
 
     def recheck(self, texts: dict[str, str]) -> Report:
-        loaded = load(self.sources, texts) if texts else self.loaded
-        resources = loaded.resources
-        run = self.rego.start(resources, self.pack.skip_namespaces) if self.rego else None
-        extra = self.rego.rule_ids if self.rego else frozenset()
-        from ..check import _crd_catalogue  # custom resources are judged as `check` does
+        """The check of the files with `texts` in place of theirs, judged as `check` judges
+        (the built-in rules, custom resources against their CRDs, the Rego policies)."""
+        from ..check import judge
 
-        catalogue, crd_errors = _crd_catalogue(resources, self.pack, ())
-        report = evaluate(resources, self.pack, extra_rule_ids=extra, crds=catalogue)
-        report.errors = [*loaded.errors, *crd_errors, *report.errors]
-        if run is not None:
-            run.finish(report, self.pack.rego_settings)
+        loaded = load(self.sources, texts) if texts else self.loaded
+        report = judge(loaded.resources, self.pack, self.rego)
+        report.errors = [*loaded.errors, *report.errors]
         return report
 
     def follow_ups(self, after: Report, accepted: Sequence[Candidate]) -> list[Finding]:

@@ -110,7 +110,7 @@ def attach(
     full: Sequence[Finding],
     options: CheckOptions,
     pack: PolicyPack,
-    rego: RegoStep | None,
+    rego: RegoStep,
 ) -> None:
     """Plan the fixes of `report.findings` against the whole check (`full`: the findings
     before --changed-since / --baseline narrowed them) and attach them to the report."""

@@ -6,8 +6,8 @@ then set as the input (built node by node through the C API, cheaper than JSON t
 and the bundle is queried. Combined namespaces get a second bundle, queried once with
 the input conftest `--combine` builds: `[{"path": ..., "contents": <object>}, ...]`.
 
-Known limits of rego-cpp (regopy 1.5) that policies must respect (README "Rego
-policies"): it is laxer than OPA at compile time (an unsafe variable or an unknown
+Known limits of rego-cpp (regopy 1.5) that policies must respect (docs/rego.md, "Portable
+Rego"): it is laxer than OPA at compile time (an unsafe variable or an unknown
 function is not an error: `conftest verify` in CI catches those); `sprintf` quotes
 computed strings when given several arguments (build messages with `concat`); in tests,
 give input field by field with literals (`with input.kind as "Pod"`). A running
@@ -626,7 +626,7 @@ def _abort_hint(reason: str) -> str:
             "it cannot compile `with input as {...}` around a rule whose value is computed: "
             'give input field by field (`with input.kind as "Pod"`)'
         )
-    return 'rewrite the construct rego-cpp cannot compile (README "Portable Rego")'
+    return 'rewrite the construct rego-cpp cannot compile (docs/rego.md, "Portable Rego")'
 
 
 def _with_line(source: str, reason: str) -> int | None:

@@ -6,7 +6,7 @@ property values also escape `:` and `,`. Exempted findings are not annotated.
 
 from __future__ import annotations
 
-from ..findings import Finding, InputError, Report, Severity
+from ..findings import LIVE_PREFIX, Finding, InputError, Report, Severity
 from .sarif_report import workspace_path
 from .text_report import summary_line
 
@@ -22,16 +22,21 @@ def render(report: Report, *, color: bool = False) -> str:
 
 def _finding(finding: Finding) -> str:
     properties = {
-        "file": workspace_path(finding.file),
+        # an audited object is no file of the repository: named in the title instead
+        "file": None if finding.file.startswith(LIVE_PREFIX) else workspace_path(finding.file),
         "line": str(finding.line) if finding.line else None,
-        "title": f"{finding.rule} {finding.resource.display()}",
+        "title": f"{finding.rule} {finding.resource.display()}"
+        + ("" if finding.line else f" {finding.path_text}"),  # an audited object: no line
     }
     return command(COMMANDS[finding.severity], properties, f"{finding.message} Fix: {finding.fix}")
 
 
 def _input_error(error: InputError) -> str:
     properties = {
-        "file": workspace_path(error.file) if error.file else None,
+        "file": workspace_path(error.file)
+        if error.file and not error.file.startswith(LIVE_PREFIX)
+        else None,
+        "title": error.file if error.file.startswith(LIVE_PREFIX) else None,
         "line": str(error.line) if error.line else None,
     }
     return command("error", properties, error.message)

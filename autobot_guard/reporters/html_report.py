@@ -359,7 +359,7 @@ def _finding_row(finding: Finding) -> str:
         f'<th scope="row" class="loc"><code>{_where(finding.file, finding.line)}</code></th>'
         f"<td>{_severity(finding.severity)}</td>"
         f'<td class="rule">{_rule_link(finding.rule)}</td>'
-        f'<td class="field"><code>{e(finding.path)}</code></td>'
+        f'<td class="field"><code>{e(finding.path_text)}</code></td>'
         f'<td class="message">{e(finding.message)}</td>'
         f"<td>{e(finding.fix)}</td></tr>"
     )

@@ -1,4 +1,8 @@
-"""`--format json`: one object, a stable contract documented in the README."""
+"""`--format json`: one object, a stable contract.
+
+Documented in docs/output-formats.md; docs/report.schema.json is its JSON Schema, which
+tests/test_report_schema.py holds this output to.
+"""
 
 from __future__ import annotations
 
@@ -21,4 +25,6 @@ def render(report: Report, *, color: bool = False) -> str:
     }
     if report.baseline is not None:  # only with `check --baseline FILE`
         document["baseline"] = report.baseline.to_json()
+    if report.audit is not None:  # only from `audit`
+        document["audit"] = report.audit.to_json()
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

@@ -87,7 +87,8 @@ def _suite_element(suite: _Suite) -> ET.Element:
 def _case(parent: ET.Element, resource: str, rule: str, first: Finding) -> ET.Element:
     case = ET.SubElement(parent, "testcase", classname=_xml(resource), name=_xml(rule))
     case.set("file", _xml(first.file))
-    case.set("line", str(first.line))
+    if first.line:  # an audited object has none
+        case.set("line", str(first.line))
     return case
 
 
@@ -114,7 +115,10 @@ def _summary(findings: list[Finding]) -> str:
 
 
 def _finding_text(finding: Finding) -> str:
-    where = f"line {finding.line}" + (f", {finding.path_text}" if finding.path else "")
+    if finding.line:
+        where = f"line {finding.line}" + (f", {finding.path_text}" if finding.path else "")
+    else:  # an audited object: the field path is the place
+        where = finding.path_text or "the object"
     return f"{where}: {finding.severity.value}: {finding.message}\n  fix: {finding.fix}"
 
 

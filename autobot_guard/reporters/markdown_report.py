@@ -56,6 +56,8 @@ def render(report: Report, *, color: bool = False) -> str:
         lines += _suggested_changes(report)
     if report.baseline is not None:
         lines += _baseline(report)
+    if report.audit is not None:
+        lines += ["### Audit", "", *(f"- {escape(line)}" for line in report.audit.lines()), ""]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -72,7 +74,7 @@ def _tables(report: Report) -> list[str]:
                 break
             shown += 1
             cells = [
-                str(finding.line),
+                str(finding.line) if finding.line else escape(finding.path_text),
                 finding.severity.value,
                 escape(finding.rule),
                 escape(finding.resource.display()),

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .. import __version__
-from ..findings import Finding, InputError, Report, Severity, message_key
+from ..findings import LIVE_PREFIX, Finding, InputError, Report, Severity, message_key
 from ..rules import ALL_RULES
 from ..rules.base import Rule
 
@@ -165,8 +165,8 @@ def _physical_location(file: str, line: int | None) -> dict[str, Any]:
 
 def workspace_path(file: str) -> str:
     """`file` relative to the working directory with forward slashes, else absolute."""
-    if file.startswith("<") and file.endswith(">"):  # <stdin>: not a path
-        return file
+    if (file.startswith("<") and file.endswith(">")) or file.startswith(LIVE_PREFIX):
+        return file  # <stdin>, an object of a cluster (audit): not a path
     absolute = Path(os.path.abspath(file))
     try:
         return absolute.relative_to(Path.cwd()).as_posix()
@@ -179,6 +179,8 @@ def artifact_location(file: str) -> dict[str, str]:
     path = workspace_path(file)
     if path.startswith("<"):
         return {"uri": quote(path.strip("<>"))}
+    if path.startswith(LIVE_PREFIX):  # an absolute URI of its own scheme, no base
+        return {"uri": quote(path, safe="/:")}
     if Path(path).is_absolute():
         return {"uri": Path(path).as_uri()}
     return {"uri": quote(path, safe="/"), "uriBaseId": SRCROOT}

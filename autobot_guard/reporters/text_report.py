@@ -26,6 +26,7 @@ def render(report: Report, *, color: bool = False) -> str:
             lines.extend(_finding_lines(finding, color))
         lines.append("")
     lines.extend(baseline_lines(report))
+    lines.extend(audit_lines(report))
     lines.append(summary_line(report, color))
     return "\n".join(lines) + "\n"
 
@@ -43,10 +44,15 @@ def baseline_lines(report: Report) -> list[str]:
     return [*lines, ""]
 
 
+def audit_lines(report: Report) -> list[str]:
+    """With `audit`: what was listed, left alone or not listed, and the reports written."""
+    return [*report.audit.lines(), ""] if report.audit is not None else []
+
+
 def render_quiet(report: Report, *, color: bool = False) -> str:
     """One line per finding and per input error, no summary: for scripts and editors."""
     lines = [
-        f"{f.file}:{f.line}: {f.severity.value} {f.rule} {f.resource.display()}: {f.message}"
+        f"{f.location()}: {f.severity.value} {f.rule} {f.resource.display()}: {f.message}"
         for f in report.findings
     ]
     lines.extend(error.display() for error in report.errors)
@@ -55,7 +61,7 @@ def render_quiet(report: Report, *, color: bool = False) -> str:
 
 def _finding_lines(finding: Finding, color: bool) -> list[str]:
     severity = _paint(f"{finding.severity.value:<7}", _COLORS[finding.severity], color)
-    head = f"  {finding.line:>5}  {severity}  {finding.rule:<21} {finding.resource.display()}"
+    head = f"  {finding.line or '':>5}  {severity}  {finding.rule:<21} {finding.resource.display()}"
     return [
         head,
         f"         {finding.message}" + (f"  ({finding.path_text})" if finding.path else ""),
@@ -74,6 +80,8 @@ def summary_line(report: Report, color: bool = False) -> str:
     if report.errors:
         parts.append(plural(len(report.errors), "input error"))
     checked = f"checked {plural(report.resources, 'resource')} in {plural(report.files, 'file')}"
+    if report.audit is not None:  # no files: the objects of a cluster
+        checked = f"audited {plural(report.resources, 'resource')}"
     if report.target:
         checked += f" ({report.target})"
     text = (

@@ -89,14 +89,17 @@ class Gone(Exception):
     """The watch's resourceVersion is too old (410): list again."""
 
 
-def kube_configuration(kubeconfig: str | None) -> Any:
-    """A kubernetes.client.Configuration: from `kubeconfig`, else in-cluster, else
-    the default kubeconfig."""
+def kube_configuration(kubeconfig: str | None, context: str | None = None) -> Any:
+    """A kubernetes.client.Configuration: from `kubeconfig` (its `context`, default the
+    current one), else in-cluster (unless a context is named), else the default
+    kubeconfig."""
     from kubernetes import client, config
 
     configuration = client.Configuration()
-    if kubeconfig:
-        config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+    if kubeconfig or context:
+        config.load_kube_config(
+            config_file=kubeconfig, context=context, client_configuration=configuration
+        )
     else:
         try:
             config.load_incluster_config(client_configuration=configuration)

@@ -71,7 +71,7 @@ def test_custom_resources_without_their_crd_are_info_not_silently_passed() -> No
         "metadata: {name: g, namespace: autobot-system}\nspec: {size: 3}\n"
     )
     (finding,) = schema(text)
-    assert finding.severity is Severity.INFO and finding.path == "apiVersion"
+    assert finding.severity is Severity.INFO and finding.path_text == "apiVersion"
     assert "(a custom resource? give its CRD" in finding.message
 
 

@@ -366,7 +366,7 @@ def test_the_match_condition_skips_only_what_the_controller_manager_creates() ->
 def test_the_namespace_selector() -> None:
     """kube-system, cert-manager (which the webhook's certificate depends on) and the
     webhook's own namespace are never sent, nor a namespace labelled
-    autobot-guard.io/ignore: "true" (the emergency opt-out the README documents)."""
+    autobot-guard.io/ignore: "true" (the emergency opt-out docs/webhook.md documents)."""
     (webhook,) = objects()[("ValidatingWebhookConfiguration", "autobot-guard")]["webhooks"]
     selector = webhook["namespaceSelector"]
     assert set(selector) == {"matchExpressions"}
@@ -384,9 +384,9 @@ def test_the_namespace_selector() -> None:
     )
     text = (WEBHOOK / "webhook.yaml").read_text()
     assert re.search(r"#.*cert-manager.*\n(\s*#.*\n)*\s*namespaceSelector:", text)
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Admission webhook") :]
-    assert "autobot-guard.io/ignore" in section
+    operations = (ROOT / "docs" / "webhook.md").read_text()
+    section = operations[operations.index("## Deployment") :]
+    assert 'autobot-guard.io/ignore: "true"' in section
 
 
 def test_the_network_policy_reaches_the_api_server_by_port() -> None:
@@ -421,14 +421,6 @@ def test_the_dockerfile() -> None:
     assert re.search(r"^USER 10001", text, re.M)
     assert "[webhook]" in text and ".whl" in text
     assert re.search(r'^ENTRYPOINT \["autobot-guard"\]', text, re.M)
-
-
-def test_the_readme_documents_the_webhook_before_performance() -> None:
-    text = (ROOT / "README.md").read_text()
-    headings = re.findall(r"^## (.+)$", text, re.M)
-    assert "Admission webhook" in headings
-    if "Performance" in headings:
-        assert headings.index("Admission webhook") == headings.index("Performance") - 1
 
 
 def test_the_image_pins_every_runtime_dependency_within_pyproject_ranges() -> None:

@@ -2,7 +2,7 @@
 #
 # Portable across OPA and the embedded engine (regopy / rego-cpp): inputs are given field
 # by field as literals (`with input.kind as "..."`), never as `with input as {...}` nor
-# through other rules; see README "Rego policies".
+# through other rules; see docs/rego.md, "Portable Rego".
 package lib.kubernetes
 
 import rego.v1

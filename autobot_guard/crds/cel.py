@@ -1,12 +1,13 @@
 """`x-kubernetes-validations`: a CRD's CEL rules, compiled once and evaluated on `self`.
 
-CEL is cel-python (`celpy`): the CEL standard library and macros (has, all, exists,
-exists_one, map, filter). Of the Kubernetes CEL libraries, this module adds the string,
-list and regex extensions (KUBERNETES_EXTENSIONS); rules calling the other ones (url, ip,
-cidr, quantity, sets, optional types, format, semver, two-variable comprehensions) are
-not evaluated, and each custom resource they apply to gets an `info` note saying so.
-Rules that compare with the stored object (`oldSelf`, "transition rules") need an
-update to judge: they are noted the same way, never silently passed.
+CEL is the `cel` Rust crate through its Python binding (PyPI: common-expression-language):
+the CEL standard library and macros (has, all, exists, exists_one, map, filter). Of the
+Kubernetes CEL libraries, this module adds the string, list and regex extensions
+(KUBERNETES_EXTENSIONS); rules calling the other ones (url, ip, cidr, quantity, sets,
+optional types, format, semver, two-variable comprehensions) are not evaluated, and each
+custom resource they apply to gets an `info` note saying so. Rules that compare with the
+stored object (`oldSelf`, "transition rules") need an update to judge: they are noted the
+same way, never silently passed.
 
 A rule whose text does not parse, or that calls a function no Kubernetes version knows,
 makes the CRD unusable (`CrdError`), as the API server would refuse it.
@@ -15,16 +16,19 @@ makes the CRD unusable (`CrdError`), as the API server would refuse it.
 from __future__ import annotations
 
 import base64
+import datetime
 import itertools
 import re
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 from ..resources import FieldPath
 from .structural import CrdError
 
-# Functions of the Kubernetes CEL libraries that cel-python lacks and this module does
+# Functions of the Kubernetes CEL libraries that the engine lacks and this module does
 # not add: a rule using one is valid but not evaluated here.
 UNSUPPORTED_FUNCTIONS = frozenset(
     {
@@ -46,7 +50,21 @@ UNSUPPORTED_FUNCTIONS = frozenset(
 UNSUPPORTED_NAMESPACES = frozenset(
     {"sets", "optional", "format", "base64", "math", "strings", "lists", "ip", "cidr"}
 )
-MACROS = frozenset({"has", "all", "exists", "exists_one", "map", "filter", "dyn"})
+# The CEL standard library (cel-spec's langdef) as the engine provides it.
+STANDARD_FUNCTIONS = frozenset(
+    {
+        "size", "matches", "startsWith", "endsWith", "contains", "int", "uint", "double",
+        "string", "bytes", "dyn", "type", "timestamp", "duration", "getDate",
+        "getDayOfMonth", "getDayOfWeek", "getDayOfYear", "getFullYear", "getHours",
+        "getMilliseconds", "getMinutes", "getMonth", "getSeconds",
+    }
+)  # fmt: skip
+# Names a rule may read besides its own comprehension variables: the value, the stored
+# value (transition rules) and CEL's type names.
+VARIABLES = frozenset(
+    {"self", "oldSelf", "bool", "bytes", "double", "int", "list", "map", "null_type",
+     "string", "type", "uint", "dyn"}
+)  # fmt: skip
 _RESERVED = frozenset(
     {
         "true", "false", "null", "in", "as", "break", "const", "continue", "else", "for",
@@ -55,12 +73,15 @@ _RESERVED = frozenset(
     }
 )  # fmt: skip
 MAX_RULE_LENGTH = 10_000  # characters of one rule: a guard against hostile CRDs
+# The engine's size() counts a string's UTF-8 bytes; CEL (and Kubernetes) count code
+# points. Rules are compiled with size calls renamed to this function of ours.
+_SIZE = "__autobot_guard_size__"
 
 
 @dataclass(slots=True)
 class CelRule:
     text: str
-    program: Any  # celpy Runner, None when not evaluated here
+    program: Any  # the engine's Program, None when not evaluated here
     message: str | None
     message_program: Any
     field_path: FieldPath
@@ -143,72 +164,85 @@ def _compile_rule(rule: Any, path: FieldPath) -> CelRule:
 
 def _compile_expression(text: str, path: FieldPath) -> tuple[Any, str | None, bool]:
     """(program, why it is not evaluated here or None, whether it uses oldSelf)."""
-    from celpy.celparser import CELParseError
-
     if len(text) > MAX_RULE_LENGTH:
         raise CrdError(path, f"CEL rule longer than {MAX_RULE_LENGTH} characters")
-    environment = _environment()
+    engine = _engine()
     try:
-        ast = environment.compile(text)
-    except CELParseError as exc:
+        program = engine.compile(text)
+    except ValueError as exc:
         if ".?" in text or "[?" in text:  # optional field selection: Kubernetes has it
             return None, "optional field selection (.? / [?])", False
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
-        raise CrdError(path, f"CEL rule does not compile: {first}: {text}") from None
-    names, identifiers = _calls(ast)
-    transition = "oldSelf" in identifiers
+        raise CrdError(path, f"CEL rule does not compile: {_parse_error(exc)}: {text}") from None
+    names = {n for n in program.functions() if re.fullmatch(r"[A-Za-z_]\w*", n)}
+    variables = set(program.variables())
+    transition = "oldSelf" in variables
+    namespaces = sorted(variables & UNSUPPORTED_NAMESPACES)
+    if namespaces:
+        return None, f"{namespaces[0]}.*", transition
     unknown = sorted(
         n
         for n in names
-        if n not in _known_functions()
+        if n not in STANDARD_FUNCTIONS
+        and n not in KUBERNETES_EXTENSIONS
         and n not in UNSUPPORTED_FUNCTIONS
-        and n.split(".")[0] not in UNSUPPORTED_NAMESPACES
     )
-    if unknown:
-        raise CrdError(
-            path, f"CEL rule does not compile: undeclared reference to {unknown[0]!r}: {text}"
-        )
-    lacking = sorted(
-        n for n in names if n in UNSUPPORTED_FUNCTIONS or n.split(".")[0] in UNSUPPORTED_NAMESPACES
-    )
+    free = sorted(variables - VARIABLES - _bound_variables(text))
+    if unknown or free:
+        name = unknown[0] if unknown else free[0]
+        raise CrdError(path, f"CEL rule does not compile: undeclared reference to {name!r}: {text}")
+    lacking = sorted(names & UNSUPPORTED_FUNCTIONS)
     if lacking:
         return None, f"{lacking[0]}()", transition
-    return environment.program(ast, functions=KUBERNETES_EXTENSIONS), None, transition
+    if "size" in names:
+        program = engine.compile(_rename_size(text))
+    return program, None, transition
 
 
-def _calls(ast: Any) -> tuple[set[str], set[str]]:
-    """Names of the functions an expression calls (ns.name for a library namespace), and
-    of the identifiers it reads."""
-    from lark import Token, Tree
-
-    calls: set[str] = set()
-    identifiers: set[str] = set()
-    for tree in ast.iter_subtrees():
-        if tree.data == "member_dot_arg":
-            target, name = tree.children[0], str(tree.children[1])
-            namespace = _plain_identifier(target, Tree)
-            if namespace in UNSUPPORTED_NAMESPACES:
-                name = f"{namespace}.{name}"
-            calls.add(name)
-        elif tree.data in ("ident_arg", "dot_ident_arg"):
-            calls.add(str(tree.children[0]))
-        elif tree.data == "ident":
-            token = tree.children[0]
-            if isinstance(token, Token):
-                identifiers.add(str(token))
-    return calls, identifiers
+def _parse_error(error: ValueError) -> str:
+    """The engine's first complaint: `1:13: Syntax error: mismatched input '<EOF>'`."""
+    found = re.search(r"ERROR: <input>:(\d+:\d+: [^\n]*)", str(error))
+    text = found.group(1) if found else (str(error).strip().splitlines() or ["syntax error"])[0]
+    return text.split(" expecting ")[0]
 
 
-def _plain_identifier(node: Any, tree_type: Any) -> str | None:
-    while (
-        isinstance(node, tree_type)
-        and node.data in ("member", "primary")
-        and len(node.children) == 1
-    ):
-        node = node.children[0]
-    if isinstance(node, tree_type) and node.data == "ident":
-        return str(node.children[0])
-    return None
+def _bound_variables(text: str) -> set[str]:
+    """The variables a rule's macros bind (`x` in `self.all(x, ...)`)."""
+    pattern = r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,"
+    return set(re.findall(pattern, text))
+
+
+_LITERAL_START = re.compile(r"(?:[rR][bB]?|[bB][rR]?)?('''|\"\"\"|'|\")")
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+
+
+def _rename_size(text: str) -> str:
+    """`text` with its calls of size (`size(x)`, `x.size()`) calling _SIZE, string
+    literals left as written."""
+    out: list[str] = []
+    at = 0
+    while at < len(text):
+        literal = _LITERAL_START.match(text, at)
+        if literal is not None:
+            quote, raw = literal.group(1), "r" in literal.group(0)[: -len(literal.group(1))].lower()
+            end = literal.end()
+            while end < len(text) and not text.startswith(quote, end):
+                end += 2 if text[end] == "\\" and not raw else 1
+            out.append(text[at : end + len(quote)])
+            at = end + len(quote)
+            continue
+        name = _IDENTIFIER.match(text, at)
+        if name is not None:
+            after = text[name.end() :].lstrip()
+            out.append(
+                _SIZE if name.group(0) == "size" and after.startswith("(") else name.group(0)
+            )
+            at = name.end()
+            continue
+        number = re.match(r"\d[\w.]*", text[at:])  # 1e5, 0x1f, 2u: not identifiers
+        chunk = number.group(0) if number else text[at]
+        out.append(chunk)
+        at += len(chunk)
+    return "".join(out)
 
 
 def _parse_field_path(value: Any, path: FieldPath) -> FieldPath:
@@ -228,31 +262,43 @@ def _parse_field_path(value: Any, path: FieldPath) -> FieldPath:
     return tuple(parts)
 
 
-_ENVIRONMENT: Any = None
+_ENGINE: ModuleType | None = None
 
 
-def _environment() -> Any:
-    global _ENVIRONMENT
-    if _ENVIRONMENT is None:
-        import logging
+def _engine() -> ModuleType:
+    """The binding's extension module (`cel.cel`). `import cel` would also import the
+    package's interactive shell (typer, rich, prompt_toolkit: some 150 ms of start-up);
+    the extension alone loads in about 10 ms."""
+    global _ENGINE
+    if _ENGINE is None:
+        import sys
 
-        import celpy
-
-        _ENVIRONMENT = celpy.Environment()
-        logging.getLogger("celpy").setLevel(logging.CRITICAL)  # its debug chatter, not ours
-    return _ENVIRONMENT
-
-
-_KNOWN: frozenset[str] | None = None
+        loaded = sys.modules.get("cel.cel")
+        if loaded is None:
+            loaded = _load_extension()
+        _ENGINE = loaded
+    return _ENGINE
 
 
-def _known_functions() -> frozenset[str]:
-    global _KNOWN
-    if _KNOWN is None:
-        from celpy.evaluation import base_functions
+def _load_extension() -> ModuleType:
+    import importlib.machinery
+    import importlib.util
+    import sys
+    from pathlib import Path
 
-        _KNOWN = frozenset({*base_functions, *MACROS, *KUBERNETES_EXTENSIONS})
-    return _KNOWN
+    package = importlib.util.find_spec("cel")  # finds the package without running it
+    for folder in (package.submodule_search_locations or []) if package else []:
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            candidate = Path(folder) / f"cel{suffix}"
+            spec = importlib.util.spec_from_file_location("cel.cel", candidate)
+            if candidate.is_file() and spec is not None and spec.loader is not None:
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+                sys.modules["cel.cel"] = module  # `import cel` later reuses it
+                return module
+    import cel.cel  # another layout: the ordinary (slower) import
+
+    return cel.cel
 
 
 # ---- evaluation ---------------------------------------------------------------------
@@ -260,86 +306,127 @@ def _known_functions() -> frozenset[str]:
 
 def evaluate(plan: PlanNode, data: Any) -> Iterator[Problem]:
     noted: set[tuple[int, str]] = set()
-    yield from _walk(plan, data, (), noted)
+    context = _engine().Context(functions=_FUNCTIONS)
+    yield from _walk(plan, data, (), noted, context)
 
 
 def _walk(
-    node: PlanNode, data: Any, path: FieldPath, noted: set[tuple[int, str]]
+    node: PlanNode, data: Any, path: FieldPath, noted: set[tuple[int, str]], context: Any
 ) -> Iterator[Problem]:
     if data is None:
         return  # a null is pruned (or nullable): rules judge values, not absence
-    for rule in node.rules:
-        yield from _judge(rule, node.schema, data, path, noted)
+    if node.rules:
+        value = to_cel(data, node.schema)
+        for rule in node.rules:
+            yield from _judge(rule, value, path, noted, context)
     if node.map_keys is not None and isinstance(data, list):
         yield from _duplicates(node.map_keys, data, path)
     if isinstance(data, dict):
         for name, child in node.properties.items():
             if name in data:
-                yield from _walk(child, data[name], (*path, name), noted)
+                yield from _walk(child, data[name], (*path, name), noted, context)
         if node.values is not None:
             for key, value in data.items():
-                yield from _walk(node.values, value, (*path, key), noted)
+                yield from _walk(node.values, value, (*path, key), noted, context)
     elif isinstance(data, list) and node.items is not None:
         for index, item in enumerate(data):
-            yield from _walk(node.items, item, (*path, index), noted)
+            yield from _walk(node.items, item, (*path, index), noted, context)
 
 
-def _judge(
-    rule: CelRule, schema: dict[str, Any], data: Any, path: FieldPath, noted: set[tuple[int, str]]
+def _note(
+    rule: CelRule, why: str, path: FieldPath, noted: set[tuple[int, str]]
 ) -> Iterator[Problem]:
-    if rule.transition or rule.program is None:
-        key = (id(rule), "note")
-        if key in noted:
-            return
+    key = (id(rule), "note")
+    if key not in noted:
         noted.add(key)
-        if rule.transition:
-            why = "it compares with the stored object (oldSelf): the API server judges it on update"
-        else:
-            why = f"it uses {rule.unsupported}, which the CEL library here (cel-python) lacks"
         yield Problem(
             path, f"x-kubernetes-validations rule not evaluated: {why}: {rule.text}", note=True
         )
+
+
+def _judge(
+    rule: CelRule, value: Any, path: FieldPath, noted: set[tuple[int, str]], context: Any
+) -> Iterator[Problem]:
+    if rule.transition:
+        why = "it compares with the stored object (oldSelf): the API server judges it on update"
+        yield from _note(rule, why, path, noted)
         return
-    value = to_cel(data, schema)
+    if rule.program is None:
+        why = f"it uses {rule.unsupported}, which the CEL library here lacks"
+        yield from _note(rule, why, path, noted)
+        return
+    where = (*path, *rule.field_path)
     try:
-        result = rule.program.evaluate({"self": value})
-    except Exception as exc:  # celpy's CELEvalError and our extensions' errors alike
-        yield Problem((*path, *rule.field_path), f"{_error_text(exc)} evaluating rule: {rule.text}")
+        result = _run(rule.program, value, context)
+    except Exception as exc:  # the engine's errors, and our extensions' (_Failed)
+        lacking = _lacking(exc)
+        if lacking is not None:
+            why = f"it uses {lacking}() on arguments the CEL library here lacks it for"
+            yield from _note(rule, why, path, noted)
+            return
+        yield Problem(where, f"{_error_text(exc)} evaluating rule: {rule.text}")
         return
-    if _is_error(result):
-        yield Problem(
-            (*path, *rule.field_path), f"{_error_text(result)} evaluating rule: {rule.text}"
-        )
+    if result is True:
         return
-    if result is True or (type(result).__name__ == "BoolType" and bool(result)):
+    if result is not False:
+        yield Problem(where, f"rule is not a boolean expression: {rule.text}")
         return
-    if type(result).__name__ != "BoolType":
-        yield Problem((*path, *rule.field_path), f"rule is not a boolean expression: {rule.text}")
-        return
-    yield Problem((*path, *rule.field_path), _message(rule, value))
+    yield Problem(where, _message(rule, value, context))
 
 
-def _message(rule: CelRule, value: Any) -> str:
+def _run(program: Any, value: Any, context: Any) -> Any:
+    _FAILURE.error = None
+    context.add_variable("self", value)
+    try:
+        return program.execute(context)
+    except Exception:
+        failed = _FAILURE.error
+        if failed is not None:  # one of our functions failed: its error, not the engine's
+            raise failed from None
+        raise
+
+
+def _message(rule: CelRule, value: Any, context: Any) -> str:
+    """The messageExpression's string; else the message; else the rule (as the API
+    server: an expression that fails, or gives an empty or multi-line text, falls back)."""
     if rule.message_program is not None:
         try:
-            text = rule.message_program.evaluate({"self": value})
+            text = _run(rule.message_program, value, context)
         except Exception:
             text = None
-        if isinstance(text, str) and text.strip() and not _is_error(text):
-            return str(text)
+        if isinstance(text, str) and text.strip() and "\n" not in text:
+            return text
     if rule.message:
         return rule.message
     return f"failed rule: {rule.text}"
 
 
-def _is_error(value: Any) -> bool:
-    return type(value).__name__ == "CELEvalError"
+def _lacking(error: Exception) -> str | None:
+    """The standard function the engine lacks an overload of (`int(timestamp)`), if that
+    is why `error` was raised: a gap of the engine, not a fault of the rule."""
+    found = re.match(r"Undefined variable or function: '(\w+)'", str(error))
+    if found and found.group(1) in STANDARD_FUNCTIONS:
+        return found.group(1)
+    return None
 
 
-def _error_text(error: Any) -> str:
-    args = getattr(error, "args", ())
-    text = args[0] if args and isinstance(args[0], str) else str(error)
-    return text.split(" (in activation")[0]
+def _error_text(error: Exception) -> str:
+    """The engine's error as cel-go (the API server) words it, without the advice."""
+    if isinstance(error, KeyError):
+        return f"no such key: {error.args[0] if error.args else ''}"
+    if isinstance(error, ZeroDivisionError):
+        return "division by zero"
+    if isinstance(error, OverflowError):
+        return "integer overflow"
+    text = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    found = re.match(r"Undefined variable or function: '(\w+)'", text)
+    if found:
+        return f"undeclared reference to '{found.group(1)}'"
+    if text.startswith(("No such overload", "Unsupported operation")):
+        operation = re.match(r"Unsupported operation: ([^.]*)", text)
+        return "no such overload" + (f": {operation.group(1)}" if operation else "")
+    text = re.sub(r"^Function '\w+' error: ", "", text)
+    return re.split(r"\. (?:Check|CEL does not|Convert) ", text)[0].rstrip(".")
 
 
 def _duplicates(keys: list[str], items: list[Any], path: FieldPath) -> Iterator[Problem]:
@@ -368,130 +455,168 @@ def escape(name: str) -> str | None:
 
 
 def to_cel(value: Any, schema: dict[str, Any] | None) -> Any:
-    """A JSON value as CEL sees it, typed by its schema (date-time -> timestamp, ...)."""
-    from celpy import celtypes
-
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return celtypes.BoolType(value)
-    if isinstance(value, int):
-        return celtypes.IntType(value)
-    if isinstance(value, float):
-        return celtypes.DoubleType(value)
+    """A JSON value as CEL sees it, typed by its schema (date-time -> timestamp, ...), with
+    Kubernetes' escaped property names (`__dash__`, ...) beside the plain ones."""
     if isinstance(value, str):
         fmt = schema.get("format") if schema else None
-        try:
-            if fmt in ("date-time", "date"):
-                return celtypes.TimestampType(value)
-            if fmt == "duration":
-                return celtypes.DurationType(value)
-            if fmt == "byte":
-                return celtypes.BytesType(base64.b64decode(value, validate=True))
-        except Exception:
-            pass  # an invalid value: the schema check reports it
-        return celtypes.StringType(value)
+        if fmt is not None:
+            typed = _formatted(value, fmt)
+            if typed is not None:
+                return typed
+        return value
     if isinstance(value, list):
         items = schema.get("items") if schema else None
-        return celtypes.ListType([to_cel(item, items) for item in value])
+        return [to_cel(item, items) for item in value]
     if isinstance(value, dict):
         properties = (schema.get("properties") or {}) if schema else {}
         extra = schema.get("additionalProperties") if schema else None
-        out: dict[Any, Any] = {}
+        out: dict[str, Any] = {}
         for key, item in value.items():
             key = str(key)
             sub = (
                 properties.get(key) if properties else (extra if isinstance(extra, dict) else None)
             )
             converted = to_cel(item, sub)
-            out[celtypes.StringType(key)] = converted
+            out[key] = converted
             if key in properties:
                 name = escape(key)
                 if name is not None and name != key:
-                    out[celtypes.StringType(name)] = converted
-        return celtypes.MapType(out)
-    return value
+                    out[name] = converted
+        return out
+    return value  # null, booleans and numbers are CEL's as they are
+
+
+_GO_DURATION = re.compile(r"[-+]?(?:0|(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|ms|s|m|h))+)")
+
+
+def _formatted(value: str, fmt: str) -> Any:
+    """A `date-time`/`date`, `duration` or `byte` string as its CEL type; None when it is
+    not valid (the schema check reports it) or the format gives no CEL type."""
+    try:
+        if fmt == "date-time":
+            moment = datetime.datetime.fromisoformat(value)
+            return moment if moment.tzinfo is not None else None
+        if fmt == "date":
+            day = datetime.date.fromisoformat(value)
+            return datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.UTC)
+        if fmt == "duration" and _GO_DURATION.fullmatch(value):
+            return _guarded_duration(value)
+        if fmt == "byte":
+            return base64.b64decode(value, validate=True)
+    except Exception:
+        return None
+    return None
+
+
+_DURATION: Any = None
+
+
+def _guarded_duration(value: str) -> Any:
+    """Go's duration syntax (`2160h`, `1h30m`) parsed as the engine's duration() does."""
+    global _DURATION
+    if _DURATION is None:
+        _DURATION = _engine().compile("duration(text)")
+    return _DURATION.execute({"text": value})
 
 
 # ---- Kubernetes' CEL extension libraries: strings, lists, regex ----------------------
+#
+# The engine calls these with Python values (the receiver of `x.f()` first). An exception
+# raised back into the engine is printed on stderr by it, so each function is wrapped:
+# its error is kept (per thread) and the engine is handed a value it cannot convert,
+# which ends the evaluation; _run then raises the kept error.
+
+
+class _Failure(threading.local):
+    error: Exception | None = None
+
+
+_FAILURE = _Failure()
+_UNCONVERTIBLE = object()
+
+
+def _guarded(function: Callable[..., Any]) -> Callable[..., Any]:
+    def call(*args: Any) -> Any:
+        try:
+            return function(*args)
+        except Exception as exc:
+            _FAILURE.error = exc
+            return _UNCONVERTIBLE
+
+    return call
 
 
 def _s(value: Any) -> str:
     if not isinstance(value, str):
         raise TypeError(f"no such overload: expected a string, got {type(value).__name__}")
-    return str(value)
+    return value
 
 
-def _string(value: str) -> Any:
-    from celpy import celtypes
-
-    return celtypes.StringType(value)
-
-
-def _int(value: int) -> Any:
-    from celpy import celtypes
-
-    return celtypes.IntType(value)
+def _size(value: Any) -> int:
+    if isinstance(value, str | bytes | list | dict):
+        return len(value)  # a str's len counts code points, as CEL's size
+    raise TypeError(f"no such overload: size of {type(value).__name__}")
 
 
-def _index_of(target: Any, item: Any, start: Any = 0) -> Any:
+def _index_of(target: Any, item: Any, start: Any = 0) -> int:
     if isinstance(target, list):
-        return _int(next((i for i, x in enumerate(target) if x == item), -1))
-    return _int(_s(target).find(_s(item), int(start)))
+        return next((i for i, x in enumerate(target) if x == item), -1)
+    text, at = _s(target), int(start)
+    if not 0 <= at <= len(text):
+        raise IndexError(f"index out of range: {at}")
+    return text.find(_s(item), at)
 
 
-def _last_index_of(target: Any, item: Any, end: Any = None) -> Any:
+def _last_index_of(target: Any, item: Any, end: Any = None) -> int:
     if isinstance(target, list):
         found = [i for i, x in enumerate(target) if x == item]
-        return _int(found[-1] if found else -1)
-    text = _s(target)
-    return _int(
-        text.rfind(_s(item)) if end is None else text.rfind(_s(item), 0, int(end) + len(item))
-    )
+        return found[-1] if found else -1
+    text, sought = _s(target), _s(item)
+    return text.rfind(sought) if end is None else text.rfind(sought, 0, int(end) + len(sought))
 
 
-def _substring(text: Any, start: Any, end: Any = None) -> Any:
+def _substring(text: Any, start: Any, end: Any = None) -> str:
     value = _s(text)
     begin, stop = int(start), len(value) if end is None else int(end)
     if not 0 <= begin <= stop <= len(value):
         raise IndexError(f"index out of range: {begin}..{stop} of a string of {len(value)}")
-    return _string(value[begin:stop])
+    return value[begin:stop]
 
 
-def _split(text: Any, separator: Any, limit: Any = -1) -> Any:
-    from celpy import celtypes
-
+def _split(text: Any, separator: Any, limit: Any = -1) -> list[str]:
     count = int(limit)
     if count == 0:
-        return celtypes.ListType([])
-    parts = _s(text).split(_s(separator), count - 1) if count > 0 else _s(text).split(_s(separator))
-    return celtypes.ListType([_string(p) for p in parts])
+        return []
+    if count > 0:
+        return _s(text).split(_s(separator), count - 1)
+    return _s(text).split(_s(separator))
 
 
-def _replace(text: Any, old: Any, new: Any, limit: Any = -1) -> Any:
-    return _string(_s(text).replace(_s(old), _s(new), int(limit)))
+def _replace(text: Any, old: Any, new: Any, limit: Any = -1) -> str:
+    return _s(text).replace(_s(old), _s(new), int(limit))
 
 
-def _join(items: Any, separator: Any = "") -> Any:
-    return _string(_s(separator).join(_s(item) for item in items))
+def _join(items: Any, separator: Any = "") -> str:
+    return _s(separator).join(_s(item) for item in items)
 
 
-def _char_at(text: Any, index: Any) -> Any:
+def _char_at(text: Any, index: Any) -> str:
     value, at = _s(text), int(index)
     if not 0 <= at <= len(value):
         raise IndexError(f"index out of range: {at}")
-    return _string(value[at : at + 1])
+    return value[at : at + 1]
 
 
-def _is_sorted(items: Any) -> Any:
-    from celpy import celtypes
-
-    return celtypes.BoolType(all(a <= b for a, b in itertools.pairwise(items)))
+def _is_sorted(items: Any) -> bool:
+    return all(a <= b for a, b in itertools.pairwise(items))
 
 
 def _sum(items: Any) -> Any:
-    total: Any = _int(0)
-    for item in items:
+    values = list(items)
+    if not values:
+        return 0
+    total = values[0]
+    for item in values[1:]:
         total = total + item
     return total
 
@@ -506,20 +631,30 @@ def _extreme(pick: Callable[..., Any]) -> Callable[..., Any]:
     return chosen
 
 
-def _find(text: Any, pattern: Any) -> Any:
+def _find(text: Any, pattern: Any) -> str:
     import re2
 
     match = re2.search(_s(pattern), _s(text))
-    return _string(match.group(0) if match else "")
+    return str(match.group(0)) if match else ""
 
 
-def _find_all(text: Any, pattern: Any, limit: Any = -1) -> Any:
+def _find_all(text: Any, pattern: Any, limit: Any = -1) -> list[str]:
     import re2
-    from celpy import celtypes
 
-    found = [m.group(0) for m in re2.finditer(_s(pattern), _s(text))]
+    found = [str(m.group(0)) for m in re2.finditer(_s(pattern), _s(text))]
     count = int(limit)
-    return celtypes.ListType([_string(f) for f in (found if count < 0 else found[:count])])
+    return found if count < 0 else found[:count]
+
+
+_TRUE, _FALSE = {"1", "t", "true", "TRUE", "True"}, {"0", "f", "false", "FALSE", "False"}
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if _s(value) in _TRUE | _FALSE:
+        return value in _TRUE
+    raise ValueError(f"type conversion error from 'string' to 'bool': {value!r}")
 
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -529,12 +664,12 @@ KUBERNETES_EXTENSIONS: dict[str, Callable[..., Any]] = {
     "charAt": _char_at,
     "indexOf": _index_of,
     "lastIndexOf": _last_index_of,
-    "lowerAscii": lambda text: _string(_s(text).translate(_ASCII_LOWER)),
-    "upperAscii": lambda text: _string(_s(text).translate(_ASCII_UPPER)),
+    "lowerAscii": lambda text: _s(text).translate(_ASCII_LOWER),
+    "upperAscii": lambda text: _s(text).translate(_ASCII_UPPER),
     "replace": _replace,
     "split": _split,
     "substring": _substring,
-    "trim": lambda text: _string(_s(text).strip()),
+    "trim": lambda text: _s(text).strip(),
     "join": _join,
     "isSorted": _is_sorted,
     "sum": _sum,
@@ -542,4 +677,9 @@ KUBERNETES_EXTENSIONS: dict[str, Callable[..., Any]] = {
     "max": _extreme(max),
     "find": _find,
     "findAll": _find_all,
+    # the standard library's bool(string), which the engine lacks
+    "bool": _bool,
+}
+_FUNCTIONS = {
+    name: _guarded(function) for name, function in {**KUBERNETES_EXTENSIONS, _SIZE: _size}.items()
 }

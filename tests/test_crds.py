@@ -157,6 +157,15 @@ BROKEN = {
         19,
         "undeclared reference to 'sizeOf'",
     ),
+    "a CEL rule reading a variable that is not declared": (
+        CRD.format(properties="              size: {type: string}").replace(
+            "            type: object\n            properties:",
+            "            type: object\n            x-kubernetes-validations:\n"
+            "            - rule: self.size == size\n            properties:",
+        ),
+        19,
+        "undeclared reference to 'size'",
+    ),
     "a version without a schema": (
         GOOD.split("    schema:")[0],
         9,
@@ -253,3 +262,58 @@ def test_the_bundled_pack_validates_every_custom_resource_of_the_reference_stack
     assert [(f.resource.kind, f.severity) for f in schema] == [("Kustomization", Severity.INFO)]
     kinds = {r.kind for _, r in report.checked}
     assert {"Certificate", "Issuer", "ExternalSecret"} <= kinds
+
+
+CEL_CRD = CRD.format(properties="              code: {type: string}").replace(
+    "            type: object\n            properties:",
+    "            type: object\n            x-kubernetes-validations:\n"
+    "            - rule: self.code.substring(0, 4) == 'AB-1'\n"
+    "            - rule: self.owner == 'ops'\n"
+    "            properties:",
+)
+
+
+def test_cel_rules_that_fail_to_evaluate_are_findings_with_nothing_on_stderr(
+    tmp_path: Path,
+) -> None:
+    # The engine prints the exceptions of the functions it calls back: ours never raise
+    # into it, so an out-of-range substring() is a finding, not stderr noise.
+    (tmp_path / "crd.yaml").write_text(CEL_CRD)
+    (tmp_path / "widget.yaml").write_text(WIDGET.replace("spec: {size: 3}", "spec: {code: AB}"))
+    done = cli(str(tmp_path))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr == ""
+    assert (
+        "error schema Widget/autobot-system/w: index out of range: 0..4 of a string of 2 "
+        "evaluating rule: self.code.substring(0, 4) == 'AB-1'" in done.stdout
+    )
+    assert (
+        "error schema Widget/autobot-system/w: no such key: owner evaluating rule: "
+        "self.owner == 'ops'" in done.stdout
+    )
+
+
+def test_evaluating_cel_rules_does_not_import_the_engines_interactive_shell(
+    tmp_path: Path,
+) -> None:
+    # `import cel` also imports its REPL (typer, rich, prompt_toolkit): a start-up cost
+    # that check does not pay.
+    (tmp_path / "crd.yaml").write_text(CEL_CRD)
+    (tmp_path / "widget.yaml").write_text(WIDGET.replace("spec: {size: 3}", "spec: {code: AB-1}"))
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from tests.util import check_paths, of_rule\n"
+        f"report = check_paths([Path({str(tmp_path)!r})])\n"
+        "print([f.message for f in of_rule(report, 'schema')])\n"
+        "print(sorted(m for m in ('cel', 'cel.cel', 'typer', 'rich', 'prompt_toolkit')"
+        " if m in sys.modules))\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=root, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    findings, modules = done.stdout.splitlines()
+    assert "no such key: owner evaluating rule: self.owner == 'ops'" in findings
+    assert modules == "['cel.cel']"

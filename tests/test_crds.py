@@ -166,6 +166,15 @@ BROKEN = {
         19,
         "undeclared reference to 'size'",
     ),
+    "a CEL rule nested deeper than the parser allows (hostile input)": (
+        CRD.format(properties="              size: {type: string}").replace(
+            "            type: object\n            properties:",
+            "            type: object\n            x-kubernetes-validations:\n"
+            f"            - rule: {'(' * 100}true{')' * 100}\n            properties:",
+        ),
+        19,
+        "Recursion limit of 96 exceeded",
+    ),
     "a version without a schema": (
         GOOD.split("    schema:")[0],
         9,

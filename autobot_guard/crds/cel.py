@@ -202,6 +202,9 @@ def _parse_error(error: ValueError) -> str:
     """The engine's first complaint: `1:13: Syntax error: mismatched input '<EOF>'`."""
     found = re.search(r"ERROR: <input>:(\d+:\d+: [^\n]*)", str(error))
     text = found.group(1) if found else (str(error).strip().splitlines() or ["syntax error"])[0]
+    inner = re.search(r'msg: "([^"]*)"', text)  # the parser's own error, e.g. its depth limit
+    if inner:
+        text = f"{text.split(':')[0]}:{text.split(':')[1]}: {inner.group(1)}"
     return text.split(" expecting ")[0]
 
 

@@ -42,6 +42,37 @@ _REGO_POLICIES = click.option(
 )
 
 
+def _report_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--format, --output, --fail-on: for `check` and `audit` alike."""
+    options = [
+        click.option(
+            "-f",
+            "--format",
+            "fmt",
+            type=click.Choice(FORMATS),
+            default="text",
+            show_default=True,
+            help="Output format.",
+        ),
+        click.option(
+            "-o",
+            "--output",
+            type=click.Path(dir_okay=False, writable=True),
+            help="Write the report to FILE instead of stdout.",
+        ),
+        click.option(
+            "--fail-on",
+            type=click.Choice(FAIL_ON),
+            default="error",
+            show_default=True,
+            help="Exit 1 when a finding at or above this severity exists.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 def _rego_options(command: Callable[..., None]) -> Callable[..., None]:
     """--rego, --rego-policies, --rego-timeout: for `check` and `baseline` alike."""
     options = [
@@ -76,28 +107,7 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option(
-    "-f",
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, writable=True),
-    help="Write the report to FILE instead of stdout.",
-)
-@click.option(
-    "--fail-on",
-    type=click.Choice(FAIL_ON),
-    default="error",
-    show_default=True,
-    help="Exit 1 when a finding at or above this severity exists.",
-)
+@_report_options
 @click.option(
     "--kubernetes-version",
     metavar="X.Y",
@@ -315,28 +325,7 @@ def _exit(code: int) -> NoReturn:
     help="Audit only the objects of NS (repeatable; default: every namespace and "
     "the cluster-scoped objects).",
 )
-@click.option(
-    "-f",
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, writable=True),
-    help="Write the report to FILE instead of stdout.",
-)
-@click.option(
-    "--fail-on",
-    type=click.Choice(FAIL_ON),
-    default="error",
-    show_default=True,
-    help="Exit 1 when a finding at or above this severity exists.",
-)
+@_report_options
 @click.option("--kubernetes-version", metavar="X.Y", help="As for `check`.")
 @click.option("-c", "--config", type=click.Path(dir_okay=False), help="As for `check`.")
 @click.option("-q", "--quiet", is_flag=True, help="As for `check`.")

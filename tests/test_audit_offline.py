@@ -294,3 +294,112 @@ def test_context_chooses_the_cluster(tmp_path: Any) -> None:
             f"autobot-guard: error: cannot reach the API server http://127.0.0.1:{port}: "
             "connection refused\n"
         )
+
+
+def _audit_cli(*args: str, timeout: float = 60) -> Any:
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "autobot_guard", "audit", *args],
+                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+
+
+def test_a_kubeconfig_that_is_not_yaml_or_not_a_mapping_is_one_line(tmp_path: Any) -> None:
+    broken = tmp_path / "broken"
+    broken.write_text("clusters: [a\n  : : b\n")
+    text = tmp_path / "text"
+    text.write_text("just some text\n")
+    for path, says in ((broken, "not YAML"), (text, "not a kubeconfig")):
+        result = _audit_cli("--kubeconfig", str(path))
+        assert result.returncode == 2 and result.stdout == "", result.stderr
+        (line,) = result.stderr.splitlines()
+        assert line.startswith(f"autobot-guard: error: cannot use kubeconfig {path}: "), line
+        assert says in line, line
+
+
+class _FaultyServer:
+    """An HTTP server that is no API server: it hangs, or answers HTML: faults a real
+    API server does not produce on demand."""
+
+    def __init__(self, answer: tuple[int, bytes] | None) -> None:
+        import http.server
+        import threading
+        import time
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                if answer is None:
+                    time.sleep(30)  # longer than the test's --request-timeout
+                    return
+                status, body = answer
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def kubeconfig(self, directory: Any) -> str:
+        path = directory / "kubeconfig"
+        path.write_text(json.dumps({
+            "apiVersion": "v1", "kind": "Config", "current-context": "c",
+            "clusters": [{"name": "c", "cluster": {"server": self.url}}],
+            "users": [{"name": "u", "user": {}}],
+            "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+        }))  # fmt: skip
+        return str(path)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_server_that_does_not_answer_times_out_in_one_line(tmp_path: Any) -> None:
+    import time
+
+    server = _FaultyServer(None)
+    try:
+        started = time.monotonic()
+        result = _audit_cli("--kubeconfig", server.kubeconfig(tmp_path),
+                            "--request-timeout", "1", timeout=30)  # fmt: skip
+        took = time.monotonic() - started
+    finally:
+        server.close()
+    assert result.returncode == 2 and result.stdout == "", result.stderr
+    assert result.stderr == (
+        f"autobot-guard: error: the API server {server.url} did not answer within 1 s "
+        "(--request-timeout)\n"
+    )
+    assert took < 20  # one wait, not one per retry and resource
+
+
+@pytest.mark.parametrize(
+    ("answer", "says"),
+    [((200, b"<html><body>Welcome</body></html>"), "HTTP 200, text/html"),
+     ((502, b"<html><body>502 Bad Gateway</body></html>"), "HTTP 502, text/html"),
+     ((500, b"Internal Server Error"), "HTTP 500, text/html")],
+)  # fmt: skip
+def test_a_server_that_answers_no_kubernetes_api_is_one_line(
+    tmp_path: Any, answer: tuple[int, bytes], says: str
+) -> None:
+    server = _FaultyServer(answer)
+    try:
+        result = _audit_cli("--kubeconfig", server.kubeconfig(tmp_path))
+    finally:
+        server.close()
+    assert result.returncode == 2 and result.stdout == "", result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(
+        f"autobot-guard: error: {server.url} did not answer as a Kubernetes API server "
+        f"({says}"
+    ), line
+    assert "HTTPHeaderDict" not in line

@@ -92,13 +92,28 @@ def configuration(kubeconfig: str | None, context: str | None) -> Any:
     from ..errors import UsageError
     from ..webhook.inventory_watch import kube_configuration
 
+    import yaml
+
+    where = f"kubeconfig {kubeconfig}" if kubeconfig else "the kubeconfig"
     try:
         loaded = kube_configuration(kubeconfig, context)
-    except (ConfigException, OSError, ValueError, TypeError) as exc:
-        where = f"kubeconfig {kubeconfig}" if kubeconfig else "the kubeconfig"
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise UsageError(f"cannot use {where}: not YAML{at}: {problem}") from None
+    except (TypeError, AttributeError):
+        # The client indexes what it loaded as a mapping: text or a list is no kubeconfig.
+        raise UsageError(
+            f"cannot use {where}: not a kubeconfig (a mapping with clusters, users and "
+            "contexts)"
+        ) from None
+    except (ConfigException, OSError, ValueError) as exc:
         text = " ".join(str(exc).split())[:300] or type(exc).__name__
         raise UsageError(f"cannot use {where}: {text}") from None
-    loaded.retries = 1  # a refused connection is reported at once, not after 3 retries
+    # No retries: a refused connection is reported at once, and a server that does not
+    # answer is waited for once (request_timeout), not once more per retry.
+    loaded.retries = 0
     return loaded
 
 

@@ -335,6 +335,14 @@ def _exit(code: int) -> NoReturn:
     help="Also write the results as wgpolicyk8s.io/v1alpha2 PolicyReports (one per "
     "namespace) and a ClusterPolicyReport, replacing those it wrote before.",
 )
+@click.option(
+    "--request-timeout",
+    type=click.FloatRange(0.1, 3600),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for the API server to answer a request.",
+)
 @click.option("--page-size", type=click.IntRange(1, 10000), default=500, hidden=True)
 @_rego_options
 def audit(**options: Any) -> None:
@@ -363,6 +371,7 @@ def _audit(
     config: str | None,
     quiet: bool,
     policy_reports: bool,
+    request_timeout: float,
     page_size: int,
     rego: str,
     rego_policies: str | None,
@@ -384,6 +393,7 @@ def _audit(
         rego_policies=rego_policies,
         rego_timeout=rego_timeout,
         page_size=page_size,
+        request_timeout=request_timeout,
         policy_reports=policy_reports,
     )
     try:

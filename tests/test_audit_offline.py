@@ -399,7 +399,6 @@ def test_a_server_that_answers_no_kubernetes_api_is_one_line(
     assert result.returncode == 2 and result.stdout == "", result.stderr
     (line,) = result.stderr.splitlines()
     assert line.startswith(
-        f"autobot-guard: error: {server.url} did not answer as a Kubernetes API server "
-        f"({says}"
+        f"autobot-guard: error: {server.url} did not answer as a Kubernetes API server ({says}"
     ), line
     assert "HTTPHeaderDict" not in line

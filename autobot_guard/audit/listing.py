@@ -43,6 +43,9 @@ AUDIT_ONLY = (
 )  # fmt: skip
 LISTED: tuple[Watched, ...] = (AUDIT_ONLY[0], *WATCHED, *AUDIT_ONLY[1:])
 DEFAULT_PAGE_SIZE = 500
+# Seconds to wait for a response (and between its bytes): the API server's own default
+# --request-timeout, after which it ends a list itself.
+DEFAULT_REQUEST_TIMEOUT = 60.0
 THREADS = 3  # resources listed at once: the API server works while this process parses
 
 
@@ -87,12 +90,11 @@ class _Cut(Exception):
 def configuration(kubeconfig: str | None, context: str | None) -> Any:
     """The client configuration of `kubeconfig`/`context` (else in-cluster, else the
     default kubeconfig), as the webhook loads it; UsageError for an unusable one."""
+    import yaml
     from kubernetes.config import ConfigException
 
     from ..errors import UsageError
     from ..webhook.inventory_watch import kube_configuration
-
-    import yaml
 
     where = f"kubeconfig {kubeconfig}" if kubeconfig else "the kubeconfig"
     try:
@@ -105,8 +107,7 @@ def configuration(kubeconfig: str | None, context: str | None) -> Any:
     except (TypeError, AttributeError):
         # The client indexes what it loaded as a mapping: text or a list is no kubeconfig.
         raise UsageError(
-            f"cannot use {where}: not a kubeconfig (a mapping with clusters, users and "
-            "contexts)"
+            f"cannot use {where}: not a kubeconfig (a mapping with clusters, users and contexts)"
         ) from None
     except (ConfigException, OSError, ValueError) as exc:
         text = " ".join(str(exc).split())[:300] or type(exc).__name__
@@ -127,6 +128,7 @@ class Lister:
         convert: Callable[[Watched, dict[str, Any]], Any],
         namespaces: Iterable[str] = (),
         page_size: int = DEFAULT_PAGE_SIZE,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     ) -> None:
         from kubernetes import client
 
@@ -136,6 +138,7 @@ class Lister:
         self.convert = convert
         self.namespaces = sorted(set(namespaces))
         self.page_size = page_size
+        self.request_timeout = request_timeout
         self._metadata_client: Any = None
         self._plain_client: Any = None
 
@@ -227,7 +230,10 @@ class Lister:
         token: str | None = None
         pages = 0
         while True:
-            kwargs: dict[str, Any] = {"limit": self.page_size, "_request_timeout": (10, 120)}
+            kwargs: dict[str, Any] = {
+                "limit": self.page_size,
+                "_request_timeout": self.request_timeout,
+            }
             if token:
                 kwargs["_continue"] = token
             page = self._page(function, positional, kwargs, watched, pages, len(out))
@@ -253,15 +259,22 @@ class Lister:
         listed: int,
     ) -> dict[str, Any]:
         from kubernetes.client.exceptions import ApiException
-        from urllib3.exceptions import HTTPError, MaxRetryError
+        from urllib3.exceptions import HTTPError, MaxRetryError, ReadTimeoutError
 
         after = f" after {listed} objects in {pages} page{'s' if pages != 1 else ''}"
         try:
             response = function(*positional, _preload_content=False, **kwargs)
         except ApiException as exc:
+            self._not_kubernetes(exc.status, exc.headers, exc.body, pages, after)
             self._api_error(exc, after if pages else "")
             raise  # not reached: _api_error always raises
-        except MaxRetryError as exc:
+        except (ReadTimeoutError, MaxRetryError) as exc:
+            if isinstance(exc, ReadTimeoutError) or isinstance(exc.reason, ReadTimeoutError):
+                silent = f"did not answer within {self.request_timeout:g} s (--request-timeout)"
+                if pages:
+                    raise _Cut(f"the API server {silent}{after}") from None
+                raise Fatal(f"the API server {self.server} {silent}") from None
+            assert isinstance(exc, MaxRetryError)
             reason = _reason(exc.reason or exc)
             if pages:  # the server went away mid-list
                 raise _Cut(f"the connection failed{after}: {reason}") from None
@@ -275,6 +288,7 @@ class Lister:
         finally:
             response.release_conn()
         status = getattr(response, "status", 200)
+        self._not_kubernetes(status, getattr(response, "headers", None), body, pages, after)
         if status >= 400:
             self._api_error(_Status(status, body), after if pages else "")
         try:
@@ -286,6 +300,29 @@ class Lister:
         if not isinstance(page, dict):
             raise _Cut(f"the response{after} is not a list object")
         return page
+
+    def _not_kubernetes(
+        self, status: int | None, headers: Any, body: Any, pages: int, after: str
+    ) -> None:
+        """An answer that is not JSON (an HTML page of a proxy or a login portal, a bare
+        500) to a first page: whatever answers is not a Kubernetes API server, and says
+        so once (Fatal). Later in a list it is a cut list."""
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
+        try:
+            json.loads(text)
+            return
+        except ValueError:
+            pass
+        kind = (headers or {}).get("Content-Type") or "no Content-Type"
+        if pages:
+            if status is not None and status < 400:
+                return  # a body cut mid-way: the caller says so
+            raise _Cut(f"the request failed{after}: HTTP {status}, {kind}")
+        snippet = " ".join(text.split())[:120]
+        raise Fatal(
+            f"{self.server} did not answer as a Kubernetes API server (HTTP {status}, "
+            f"{kind}): {snippet or 'an empty body'}"
+        )
 
     def _api_error(self, exc: Any, after: str) -> None:
         status = getattr(exc, "status", None)

@@ -13,6 +13,7 @@ from ..findings import LIVE_PREFIX, InputError, Report
 from ..rules.base import Rule
 from .listing import (
     DEFAULT_PAGE_SIZE,
+    DEFAULT_REQUEST_TIMEOUT,
     LISTED,
     Fatal,
     Lister,
@@ -33,6 +34,7 @@ class AuditOptions:
     rego_policies: str | None = None
     rego_timeout: float = 60.0
     page_size: int = DEFAULT_PAGE_SIZE
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
     policy_reports: bool = False
 
 
@@ -50,7 +52,9 @@ def run_audit(options: AuditOptions) -> Audit:
     pack = load_pack(options.config, options.kubernetes_version)
     rego = prepare_rego(pack, options.rego, options.rego_policies, options.rego_timeout)
     config = configuration(options.kubeconfig, options.context)
-    lister = Lister(config, live_object, options.namespaces, options.page_size)
+    lister = Lister(
+        config, live_object, options.namespaces, options.page_size, options.request_timeout
+    )
     # With --namespace only namespaced objects are judged: the Namespace objects are still
     # listed (their opt-out label), but the cluster-scoped view is not this audit's.
     try:

@@ -236,6 +236,9 @@ def test_every_format_names_the_object_and_field_not_a_line(fmt: str) -> None:
         document = json.loads(text)
         assert document["audit"]["server"] == "https://127.0.0.1:6443"
         assert {f["line"] for f in document["findings"]} == {0}
+        from tests.test_report_schema import errors_of
+
+        assert errors_of(document) == []  # docs/report.schema.json is the audit's contract too
     if fmt == "text":
         assert "audited 1 resource" in text
 

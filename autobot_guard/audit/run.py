@@ -88,8 +88,26 @@ def run_audit(options: AuditOptions) -> Audit:
     report = judge(resources, pack, rego, rules)
     report.errors = [
         *(InputError(LIVE_PREFIX + f.resource, None, f.message) for f in listing.failures),
+        *_absent_namespaces(options.namespaces, listing.objects.get("namespaces")),
         *report.errors,
     ]
     report.target = outcome.where()
     report.audit = outcome
     return Audit(report, chosen.judged, rules, rego.rule_ids)
+
+
+def _absent_namespaces(given: Sequence[str], listed: list[LiveObject] | None) -> list[InputError]:
+    """A namespace named with -n that the cluster does not have (a typo, another
+    cluster): an input error, so that auditing nothing there never reads as clean. Not
+    known when the Namespaces could not be listed (that failure is reported)."""
+    if listed is None:
+        return []
+    present = {o.resource.name for o in listed}
+    return [
+        InputError(
+            f"{LIVE_PREFIX}Namespace/{name}",
+            None,
+            "no such namespace (given with -n): nothing there was audited",
+        )
+        for name in sorted(set(given) - present)
+    ]

@@ -532,3 +532,16 @@ def test_an_expired_continue_token_lists_again_then_gives_up(
     assert through.returncode == direct.returncode == 1, through.stderr
     assert keys(json.loads(through.stdout)["findings"]) == keys(
         json.loads(direct.stdout)["findings"])  # fmt: skip
+
+
+def test_a_namespace_that_does_not_exist_is_an_input_error(cluster: Cluster, applied: Path) -> None:
+    """A typo in -n must not read as a clean audit of nothing (exit 0)."""
+    result = audit(cluster, "-n", SHOP, "-n", "audit-shpo", "--format", "json")
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line == (
+        "autobot-guard: input error: cluster:Namespace/audit-shpo: no such namespace "
+        "(given with -n): nothing there was audited"
+    ), line
+    report = json.loads(result.stdout)
+    assert {f["rule"] for f in report["findings"]} >= {"image-tag"}  # audit-shop: judged

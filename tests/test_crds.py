@@ -175,6 +175,11 @@ BROKEN = {
         19,
         "Recursion limit of 96 exceeded",
     ),
+    "a group that is not a domain (a built-in group: apps)": (
+        GOOD.replace("group: example.com", "group: apps"),
+        5,
+        "spec.group: 'apps' should be a domain with at least one dot",
+    ),
     "a version without a schema": (
         GOOD.split("    schema:")[0],
         9,
@@ -326,3 +331,36 @@ def test_evaluating_cel_rules_does_not_import_the_engines_interactive_shell(
     findings, modules = done.stdout.splitlines()
     assert "no such key: owner evaluating rule: self.owner == 'ops'" in findings
     assert modules == "['cel.cel']"
+
+
+NESTED_CEL = CRD.format(
+    properties="              items: {type: array, items: {type: integer}}"
+).replace(
+    "            type: object\n            properties:",
+    "            type: object\n            x-kubernetes-validations:\n"
+    "            - rule: self.items.all(a, self.items.all(b, self.items.all(c, a + b + c > 0)))\n"
+    "            properties:",
+)
+
+
+def test_a_cel_rule_too_costly_for_its_value_is_a_note_not_a_hang(tmp_path: Path) -> None:
+    """Hostile input: a nested comprehension over a big list would run for minutes
+    (1,000 items: 10^9 steps). As the API server bounds a rule's cost per call, a rule
+    whose steps could exceed that bound is not evaluated, and says so; on a small value
+    the same rule is evaluated."""
+    (tmp_path / "crd.yaml").write_text(NESTED_CEL)
+    small = WIDGET.replace("spec: {size: 3}", "spec: {items: [-5, 1, 2]}")
+    big = WIDGET.replace("name: w,", "name: big,").replace(
+        "spec: {size: 3}", "spec: {items: [" + ", ".join(["1"] * 1000) + "]}"
+    )
+    (tmp_path / "widgets.yaml").write_text(small + "---\n" + big)
+    done = subprocess.run(
+        [sys.executable, "-m", "autobot_guard", "check", "--rego", "off", "-q", str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = [line for line in done.stdout.splitlines() if "Widget/" in line]
+    assert any("error schema Widget/autobot-system/w: failed rule" in line for line in lines)
+    (note,) = [line for line in lines if "Widget/autobot-system/big" in line]
+    assert "info schema" in note and "not evaluated" in note, note
+    assert "cost limit" in note and "maxItems" in note, note

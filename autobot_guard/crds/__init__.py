@@ -176,6 +176,10 @@ def _compile_crd(
     group, names = spec.get("group"), spec.get("names")
     if not isinstance(group, str) or not group:
         raise CrdError(("spec",), "spec.group is required")
+    if "." not in group:
+        # As the API server: a CRD's group is a domain, so no CRD redefines a built-in
+        # group's kinds (apps, batch, core's "").
+        raise CrdError(("spec", "group"), f"{group!r} should be a domain with at least one dot")
     if not isinstance(names, dict) or not isinstance(names.get("kind"), str) or not names["kind"]:
         raise CrdError(("spec",), "spec.names.kind is required")
     plural = names.get("plural")

@@ -73,6 +73,11 @@ _RESERVED = frozenset(
     }
 )  # fmt: skip
 MAX_RULE_LENGTH = 10_000  # characters of one rule: a guard against hostile CRDs
+# The API server's runtime cost limit of one rule evaluation (cel-go's PerCallLimit in
+# k8s.io/apiserver). Here a bound on a rule's comprehension steps: a rule that could
+# take more on a value is not evaluated (hostile input would otherwise run for minutes).
+PER_CALL_COST_LIMIT = 1_000_000
+_MACROS = frozenset(("all", "exists", "exists_one", "map", "filter"))
 # The engine's size() counts a string's UTF-8 bytes; CEL (and Kubernetes) count code
 # points. Rules are compiled with size calls renamed to this function of ours.
 _SIZE = "__autobot_guard_size__"
@@ -87,6 +92,7 @@ class CelRule:
     field_path: FieldPath
     unsupported: str | None = None  # why it is not evaluated here
     transition: bool = False
+    depth: int = 0  # comprehensions nested in the rule (self.a.all(x, x.b.all(...)): 2)
 
 
 @dataclass(slots=True)
@@ -159,7 +165,16 @@ def _compile_rule(rule: Any, path: FieldPath) -> CelRule:
             raise CrdError((*path, "messageExpression"), "messageExpression must be a string")
         message_program, why, _ = _compile_expression(expression, (*path, "messageExpression"))
         unsupported = unsupported or why
-    return CelRule(text, program, message, message_program, field_path, unsupported, transition)
+    return CelRule(
+        text,
+        program,
+        message,
+        message_program,
+        field_path,
+        unsupported,
+        transition,
+        _comprehension_depth(text),
+    )
 
 
 def _compile_expression(text: str, path: FieldPath) -> tuple[Any, str | None, bool]:
@@ -216,6 +231,80 @@ def _bound_variables(text: str) -> set[str]:
 
 _LITERAL_START = re.compile(r"(?:[rR][bB]?|[bB][rR]?)?('''|\"\"\"|'|\")")
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+
+
+def _comprehension_depth(text: str) -> int:
+    """How many comprehensions (all, exists, map, ...) nest in `text` that each range over
+    the whole value, string literals left out: a rule of depth d takes up to N^d steps on
+    a value of N items. An inner one over a part of the outer's variable
+    (`self.a.all(x, x.b.all(y, ...))`) does not multiply: all its ranges together are
+    within the value."""
+    # per open parenthesis: (whether it is a comprehension that multiplies, its variable)
+    stack: list[tuple[bool, str | None]] = []
+    deepest, at = 0, 0
+    while at < len(text):
+        literal = _LITERAL_START.match(text, at)
+        if literal is not None:
+            quote, raw = literal.group(1), "r" in literal.group(0)[: -len(literal.group(1))].lower()
+            end = literal.end()
+            while end < len(text) and not text.startswith(quote, end):
+                end += 2 if text[end] == "\\" and not raw else 1
+            at = end + len(quote)
+            continue
+        name = _IDENTIFIER.match(text, at)
+        if name is not None:
+            at = name.end()
+            call = _MACRO_CALL.match(text, at)
+            before = text[: name.start()].rstrip()
+            if name.group(0) in _MACROS and call is not None and before.endswith("."):
+                root = _CHAIN_ROOT.search(before[:-1])
+                bound = {variable for _, variable in stack if variable}
+                multiplies = root is None or root.group(1) not in bound
+                stack.append((multiplies, call.group(1)))
+                deepest = max(deepest, sum(m for m, _ in stack))
+                at = text.index("(", name.end()) + 1
+            continue
+        if text[at] == "(":
+            stack.append((False, None))
+        elif text[at] == ")" and stack:
+            stack.pop()
+        at += 1
+    return deepest
+
+
+# `(x,` after a comprehension's name; the chain `a.b.c` a receiver ends with (its root).
+_MACRO_CALL = re.compile(r"\s*\(\s*([A-Za-z_]\w*)\s*,")
+_CHAIN_ROOT = re.compile(r"(?<![\w.\])])([A-Za-z_]\w*)(?:\s*\.\s*[A-Za-z_]\w*)*\s*$")
+
+
+def _values(value: Any, limit: int) -> int:
+    """The values in `value` (itself, and every item and map entry below), counted up to
+    a little past `limit`."""
+    count, pending = 0, [value]
+    while pending and count <= limit:
+        item = pending.pop()
+        count += 1
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            pending.extend(item)
+    return count
+
+
+def _too_costly(rule: CelRule, value: Any) -> str | None:
+    """Why evaluating `rule` on `value` could exceed the cost limit, or None."""
+    if not rule.depth:
+        return None
+    values = _values(value, int(PER_CALL_COST_LIMIT ** (1 / rule.depth)) + 1)
+    if values**rule.depth <= PER_CALL_COST_LIMIT:
+        return None
+    return (
+        f"with {rule.depth} nested comprehension{'s' if rule.depth > 1 else ''} over the "
+        f"{values}{'+' if values > PER_CALL_COST_LIMIT ** (1 / rule.depth) else ''} values "
+        f"here it could take more steps than the per-call cost limit of "
+        f"{PER_CALL_COST_LIMIT:,} the API server puts on a rule (bound the lists with "
+        "maxItems, the maps with maxProperties)"
+    )
 
 
 def _rename_size(text: str) -> str:
@@ -357,6 +446,10 @@ def _judge(
     if rule.program is None:
         why = f"it uses {rule.unsupported}, which the CEL library here lacks"
         yield from _note(rule, why, path, noted)
+        return
+    costly = _too_costly(rule, value)
+    if costly is not None:
+        yield from _note(rule, costly, path, noted)
         return
     where = (*path, *rule.field_path)
     try:

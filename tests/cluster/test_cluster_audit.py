@@ -167,7 +167,7 @@ def test_audit_finds_what_check_finds_on_the_same_manifests(
     assert "old" not in names and "debug" in names  # the bare Pod is judged
 
 
-@pytest.mark.parametrize("fmt", ["text", "sarif", "junit", "github", "markdown"])
+@pytest.mark.parametrize("fmt", ["text", "sarif", "junit", "github", "markdown", "html"])
 def test_every_format_and_fail_on(cluster: Cluster, applied: Path, fmt: str) -> None:
     result = audit(cluster, "-n", SHOP, "--format", fmt)
     assert result.returncode == 1, result.stderr

@@ -100,8 +100,10 @@ def test_opa_down_denies_with_the_reason_and_turns_unready(
         message = answer["status"]["message"]
         assert message.startswith("autobot-guard: cannot judge this object (uid ")
         assert f"OPA at {opa.url} is not reachable: connection refused" in message
+        # the log line comes through a pipe the test reads in a thread: wait for it
+        wait_for(lambda: any('"cannot judge"' in line for line in list(server.stderr)))
         errors = [json.loads(line) for line in server.stderr if '"cannot judge"' in line]
-        assert errors and errors[0]["level"] == "error" and "traceback" not in errors[0]
+        assert errors[0]["level"] == "error" and "traceback" not in errors[0]
         wait_for(lambda: readiness(server)[0] == 503)
         assert "not pushed" in readiness(server)[1]["rego"]
         opa.start()  # back: the keeper pushes, ready again, judged again

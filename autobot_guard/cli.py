@@ -407,7 +407,7 @@ def _audit(
 
         try:
             written, deleted, errors = write(
-                audited, configuration(kubeconfig, context), namespaces
+                audited, configuration(kubeconfig, context), namespaces, request_timeout
             )
         except UsageError as exc:
             _die(str(exc))

@@ -158,18 +158,22 @@ def display(document: dict[str, Any]) -> str:
 
 
 def write(
-    audit: Audit, config: Any, namespaces: Iterable[str] = ()
+    audit: Audit,
+    config: Any,
+    namespaces: Iterable[str] = (),
+    request_timeout: float | None = None,
 ) -> tuple[list[str], list[str], list[InputError]]:
     """Write `build(audit)` over the reports this tool owns: (written, deleted, errors).
 
     With `namespaces`, only the reports of those namespaces are replaced (and the
-    ClusterPolicyReport is left as it is); else every owned report is."""
+    ClusterPolicyReport is left as it is); else every owned report is. Every request
+    waits at most `request_timeout` seconds (--request-timeout), as the lists do."""
     from kubernetes import client
 
     documents = build(audit)
     scoped = sorted(set(namespaces))
     api_client: Any = client.ApiClient(config)
-    api = client.CustomObjectsApi(api_client)
+    api = _Timed(client.CustomObjectsApi(api_client), request_timeout)
     written: list[str] = []
     deleted: list[str] = []
     errors: list[InputError] = []
@@ -204,6 +208,20 @@ def write(
             errors.append(_error(f"cannot delete the stale {kind} {name}", exc))
     api_client.close()
     return written, deleted, errors
+
+
+class _Timed:
+    """The API with `_request_timeout` on every call: a server that stops answering
+    while reports are written fails that write instead of hanging the run."""
+
+    def __init__(self, api: Any, timeout: float | None) -> None:
+        self._api, self._timeout = api, timeout
+
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self._api, name)
+        if self._timeout is None:
+            return call
+        return lambda *args, **kwargs: call(*args, _request_timeout=self._timeout, **kwargs)
 
 
 def _key(document: dict[str, Any]) -> tuple[Any, ...]:
@@ -266,6 +284,15 @@ def _error(what: str, exc: Exception) -> InputError:
             "the API server does not serve wgpolicyk8s.io/v1alpha2 (404): install the "
             f"PolicyReport CRDs first (kubectl apply -f {CRDS_FILE})"
         )
+    elif _timed_out(exc):
+        text = "the API server did not answer in time (--request-timeout)"
     else:
         text = _short(exc).partition(": ")[2] or _short(exc)
     return InputError(f"{LIVE_PREFIX}policyreports.{GROUP}", None, f"{what}: {text}")
+
+
+def _timed_out(exc: BaseException) -> bool:
+    from urllib3.exceptions import MaxRetryError, ReadTimeoutError
+
+    reason = exc.reason if isinstance(exc, MaxRetryError) else exc
+    return isinstance(reason, ReadTimeoutError)

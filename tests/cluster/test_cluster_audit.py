@@ -423,6 +423,8 @@ class Proxy:
         self.upstream = cluster.server.removeprefix("https://")
         self.cut: str | None = None  # a path prefix whose continued pages are cut
         self.expire: str | None = None  # ... whose continued pages answer 410
+        self.hang: str | None = None  # a path prefix whose requests are never answered
+        self.released = threading.Event()  # set at exit: hanging requests end
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -432,6 +434,10 @@ class Proxy:
                 pass
 
             def do_GET(self) -> None:
+                if proxy.hang and self.path.startswith(proxy.hang):
+                    proxy.released.wait(30)
+                    self.close_connection = True
+                    return
                 continued = "continue=" in self.path
                 if continued and proxy.expire and self.path.startswith(proxy.expire):
                     body = json.dumps({"kind": "Status", "apiVersion": "v1", "code": 410,
@@ -470,6 +476,7 @@ class Proxy:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        self.released.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -532,6 +539,23 @@ def test_an_expired_continue_token_lists_again_then_gives_up(
     assert through.returncode == direct.returncode == 1, through.stderr
     assert keys(json.loads(through.stdout)["findings"]) == keys(
         json.loads(direct.stdout)["findings"])  # fmt: skip
+
+
+@pytest.mark.usefixtures("crds")
+def test_a_server_that_stops_answering_while_reports_are_written_is_given_up(
+    cluster: Cluster, applied: Path, proxy: tuple[Proxy, Path]
+) -> None:
+    """The lists answer; the PolicyReport requests hang: one line, exit 2, no hang."""
+    running, kubeconfig = proxy
+    running.hang = f"/apis/wgpolicyk8s.io/v1alpha2/namespaces/{SHOP}/policyreports"
+    result = audit(cluster, "-n", SHOP, "--policy-reports", "--request-timeout", "2",
+                   "--format", "json", kubeconfig=kubeconfig, timeout=60)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (
+        "autobot-guard: input error: cluster:policyreports.wgpolicyk8s.io: cannot list the "
+        "PolicyReports it owns: the API server did not answer in time (--request-timeout)\n"
+    )
+    assert json.loads(result.stdout)["findings"]  # the audit itself is still reported
 
 
 def test_a_namespace_that_does_not_exist_is_an_input_error(cluster: Cluster, applied: Path) -> None:

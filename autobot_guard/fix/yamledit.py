@@ -14,6 +14,7 @@ import copy
 import io
 import itertools
 import re
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -329,10 +330,14 @@ def _take_trailing_comment(mapping: Any, previous: Any, position: int) -> str:
     keys' column: a comment on that sibling) and the blank lines before them must follow the
     new key, or they would end up above it, describing the wrong field.
     """
-    column = _column_of(mapping)
     holder, slot = _last_comment_slot(mapping, previous)
-    if column is None or holder is None:
+    if holder is None:
         return ""
+    column = _column_of(mapping)
+    if column is None:
+        # A mapping this fix created has no position: its comment lines are only those
+        # moved into it (they belong further out), so they move on below the new key.
+        column = sys.maxsize
     entry = holder.ca.items[slot]
     index_in_entry = 2 if _is_map(holder) else 0
     token = entry[index_in_entry]

@@ -106,6 +106,17 @@ def test_input_errors_exit_2_but_other_files_are_still_reported(tmp_path: Path) 
     assert "Traceback" not in result.stdout + result.stderr
 
 
+def test_a_helm_template_is_an_input_error_on_the_line_of_the_braces(tmp_path: Path) -> None:
+    # `{{ .Values.image }}` unquoted is a flow mapping used as a key: YAML refuses it, and
+    # the user must be sent to that line (line 8), not to the top of the document.
+    chart = tmp_path / "deployment.yaml"
+    chart.write_text(BAD_DEPLOYMENT.replace("{app: autobot-chat-agent}", "{{ .Values.app }}", 1))
+    result = cli("check", "--rego", "off", str(chart))
+    assert result.returncode == 2
+    assert f"input error: {chart}:8: invalid YAML: a mapping key must be a scalar" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

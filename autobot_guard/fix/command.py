@@ -76,8 +76,9 @@ def run_fix(options: FixOptions) -> FixOutcome:
     planner.use_before(before)
     wanted = set(options.rules)
     targets = [f for f in before.findings if f.edits and (not wanted or f.rule in wanted)]
+    # A file that could not be read was never judged: no count of what remains covers it.
+    failed = {e.file for e in errors} | {e.file for e in before.errors}
     errors += before.errors
-    failed = {e.file for e in before.errors}
     for error in before.errors:
         not_editable.setdefault(error.file, "the file has an input error")
     _read_only(sources, targets, not_editable, errors, failed)

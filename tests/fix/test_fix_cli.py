@@ -219,3 +219,18 @@ def test_the_installed_command(tmp_path: Path) -> None:
         "+        logging: centralized"
     ]
     assert "would fix 1 finding" in result.stderr
+
+
+def test_a_file_it_could_not_read_is_not_counted_as_clean(tmp_path: Path) -> None:
+    """No "0 findings remain" about a file that was never checked (missing, too large)."""
+    good = tmp_path / "worker.yaml"
+    good.write_text(DEPLOYMENT, encoding="utf-8")
+    missing = tmp_path / "gone.yaml"
+    code, out, err = fix(str(missing))
+    assert code == 2
+    assert err.strip() == f"autobot-guard: input error: {missing}: no such file or directory"
+    assert out.strip() == "autobot-guard fix: nothing to fix"
+    code, out, err = fix(str(good), str(missing))
+    assert code == 2
+    assert "remain" not in out
+    assert "logging: centralized" in good.read_text(encoding="utf-8")  # the others are fixed

@@ -234,3 +234,57 @@ def test_a_file_it_could_not_read_is_not_counted_as_clean(tmp_path: Path) -> Non
     assert code == 2
     assert "remain" not in out
     assert "logging: centralized" in good.read_text(encoding="utf-8")  # the others are fixed
+
+
+def test_a_pipe_or_device_is_an_input_error_not_a_hang(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.yaml")
+    (tmp_path / "zero.yaml").symlink_to("/dev/zero")
+    good = tmp_path / "worker.yaml"
+    good.write_text(DEPLOYMENT, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "autobot_guard", "fix", str(tmp_path), "--rego", "off"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    errors = sorted(line for line in result.stderr.splitlines() if "input error" in line)
+    assert errors == [
+        f"autobot-guard: input error: {tmp_path / 'pipe.yaml'}: "
+        "not a regular file (a named pipe): not read",
+        f"autobot-guard: input error: {tmp_path / 'zero.yaml'}: "
+        "not a regular file (a device): not read",
+    ]
+    assert "logging: centralized" in good.read_text(encoding="utf-8")  # the others are fixed
+
+
+def test_a_file_replaced_by_a_pipe_while_fixing_is_not_waited_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+
+    path = tmp_path / "worker.yaml"
+    path.write_text(DEPLOYMENT, encoding="utf-8")
+    real_plan = command.plan
+
+    def plan_then_a_pipe_takes_its_place(*args, **kwargs):  # type: ignore[no-untyped-def]
+        result = real_plan(*args, **kwargs)
+        path.unlink()
+        os.mkfifo(path)
+        return result
+
+    def hung(*_: object) -> None:
+        raise AssertionError("fix waited for a writer of the pipe")
+
+    monkeypatch.setattr(command, "plan", plan_then_a_pipe_takes_its_place)
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    try:
+        code, _, err = fix(str(path))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert code == 2
+    assert err.strip() == (
+        f"autobot-guard: input error: {path}: cannot read it again before writing: "
+        "not a regular file (a named pipe): not read; not written"
+    )
+    assert stat.S_ISFIFO(path.stat().st_mode)

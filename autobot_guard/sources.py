@@ -6,6 +6,7 @@ that a forked worker can start parsing them early (see `prefetch`).
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import sys
@@ -97,7 +98,7 @@ def expand(path: str) -> Iterator[tuple[str, str | None]]:
     (.git, .github) are not entered; file suffixes match in any case (.yaml, .YML).
     """
     if not os.path.isdir(path):
-        yield (path, None) if os.path.exists(path) else (path, "no such file or directory")
+        yield (path, None) if os.path.exists(path) else (path, _missing(path))
         return
     found, problems, visited = False, [], set()
 
@@ -122,3 +123,15 @@ def expand(path: str) -> Iterator[tuple[str, str | None]]:
     yield from problems
     if not found and not problems:
         yield path, "no .yaml, .yml or .json files in this directory"
+
+
+def _missing(path: str) -> str:
+    """Why `path` cannot be found: a link loop and a dangling link are not "no such file"."""
+    if not os.path.islink(path):
+        return "no such file or directory"
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop"
+    return "symbolic link to a missing file"

@@ -127,6 +127,18 @@ def test_a_pipe_or_device_among_the_manifests_is_an_input_error_not_a_hang(
     assert "Traceback" not in result.stdout + result.stderr
 
 
+def test_a_link_loop_or_dangling_link_is_named_as_such(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").symlink_to("b.yaml")
+    (tmp_path / "b.yaml").symlink_to("a.yaml")
+    (tmp_path / "gone.yaml").symlink_to("nowhere.yaml")
+    result = cli("check", "--rego", "off", str(tmp_path / "a.yaml"), str(tmp_path / "gone.yaml"))
+    assert result.returncode == 2
+    assert f"input error: {tmp_path / 'a.yaml'}: symbolic link loop" in result.stdout
+    assert f"input error: {tmp_path / 'gone.yaml'}: symbolic link to a missing file" in (
+        result.stdout
+    )
+
+
 def test_a_helm_template_is_an_input_error_on_the_line_of_the_braces(tmp_path: Path) -> None:
     # `{{ .Values.image }}` unquoted is a flow mapping used as a key: YAML refuses it, and
     # the user must be sent to that line (line 8), not to the top of the document.

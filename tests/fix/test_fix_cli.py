@@ -288,3 +288,24 @@ def test_a_file_replaced_by_a_pipe_while_fixing_is_not_waited_for(
         "not a regular file (a named pipe): not read; not written"
     )
     assert stat.S_ISFIFO(path.stat().st_mode)
+
+
+def test_a_document_ruamel_cannot_read_is_one_line_per_finding_with_its_line(
+    tmp_path: Path,
+) -> None:
+    """A tab before a comment is YAML that `check` reads and ruamel.yaml refuses: the
+    reason is one line naming the file's line, not ruamel.yaml's five-line dump."""
+    path = tmp_path / "worker.yaml"
+    text = "# the worker\n---\n" + DEPLOYMENT.replace(
+        "      - {name: worker,", "      # the only container\n      - {name: worker,"
+    ).replace('1.4.0"}', '1.4.0"}\t# pinned')
+    path.write_text(text, encoding="utf-8")
+    code, out, _ = fix(str(path), "--rule", "logging-labels")
+    assert code == 1
+    assert path.read_text(encoding="utf-8") == text
+    (line,) = [line for line in out.splitlines() if "not fixed" in line]
+    assert line == (
+        "  11: not fixed: logging-labels Deployment/autobot-system/autobot-worker: cannot edit "
+        "this document: ruamel.yaml cannot read it: found character '\\t' that cannot start "
+        "any token (line 15)"
+    )

@@ -212,3 +212,15 @@ def test_invisible_characters_are_shown_not_obeyed(tmp_path: Path) -> None:
     words = "".join(parse(text).text)
     assert "Deployment web\\u202egnp.exe" in words
     assert "namespace team\\u2066a\\u2069\\u200f" in words
+
+
+def test_a_rule_id_with_quotes_stays_inside_its_attributes() -> None:
+    """A Rego result's `rule` may come from the input (`"rule": input.metadata.name`): it
+    lands in data-rule and the filter's option value, and must not open an attribute."""
+    rule = 'x" onmouseover="document.title=\'pwned\'" data-x="<'
+    page = parse(render(Report(findings=[finding(rule=rule)], resources=1), "html"))
+    for tag, attributes in page.tags:
+        assert not [name for name in attributes if name.startswith("on")], (tag, attributes)
+    rows = [a for tag, a in page.tags if tag == "tr" and "data-rule" in a]
+    options = [a["value"] for tag, a in page.tags if tag == "option" and a.get("value")]
+    assert [row["data-rule"] for row in rows] == [rule] and options == [rule]

@@ -17,8 +17,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from functools import cache, lru_cache
@@ -27,6 +25,7 @@ from urllib.parse import quote
 
 from .. import __version__
 from ..findings import Finding, InputError, Report, Severity
+from ..printable import visible
 from ..rules import RULES_BY_ID
 from . import plural
 from .sarif_report import workspace_path
@@ -41,24 +40,7 @@ CLUSTER_SCOPED = "(cluster-scoped)"
 
 def e(value: object) -> str:
     """Text or attribute value, escaped: every value that reaches the page goes through here."""
-    return html.escape(_visible(str(value)), quote=True)
-
-
-_NOT_PLAIN = re.compile(r"[^\t\n\x20-\x7e]")  # the rare text that needs a closer look
-_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp"})  # controls, bidi and zero-width marks
-
-
-def _visible(text: str) -> str:
-    """`text` with each invisible character written as its \\u escape: a bidi override
-    would make `web\\u202egnp.exe` read "webexe.png", a NUL makes the page binary."""
-    if _NOT_PLAIN.search(text) is None:
-        return text
-    return "".join(
-        (f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}")
-        if unicodedata.category(c) in _INVISIBLE and c not in "\t\n"
-        else c
-        for c in text
-    )
+    return html.escape(visible(str(value), keep="\t\n"), quote=True)
 
 
 @cache

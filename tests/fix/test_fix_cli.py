@@ -309,3 +309,22 @@ def test_a_document_ruamel_cannot_read_is_one_line_per_finding_with_its_line(
         "this document: ruamel.yaml cannot read it: found character '\\t' that cannot start "
         "any token (line 15)"
     )
+
+
+def test_control_characters_in_a_name_cannot_reach_the_terminal(tmp_path: Path) -> None:
+    """A name with a newline could print a line of its own (`::error ...::` is a GitHub
+    Actions command in a CI log); ESC sequences would drive the terminal. `fix` and `check`
+    show them as escapes, one line per finding."""
+    path = tmp_path / "worker.yaml"
+    name = "autobot-worker\\n::error file=x,line=1::injected\\u001b]0;pwned\\u0007"
+    path.write_text(
+        DEPLOYMENT.replace("{name: autobot-worker,", f'{{name: "{name}",'), encoding="utf-8"
+    )
+    shown = "autobot-worker\\u000a::error file=x,line=1::injected\\u001b]0;pwned\\u0007"
+    _, out, err = fix(str(path), "--dry-run")
+    check = CliRunner().invoke(main, ["check", str(path), "--rego", "off"]).output
+    quiet = CliRunner().invoke(main, ["check", str(path), "--rego", "off", "-q"]).output
+    for text in (out + err, check, quiet):
+        assert "\x1b" not in text and "\x07" not in text
+        assert not [line for line in text.splitlines() if line.startswith("::")], text
+        assert f"Deployment/autobot-system/{shown}" in text

@@ -328,3 +328,24 @@ def test_control_characters_in_a_name_cannot_reach_the_terminal(tmp_path: Path) 
         assert "\x1b" not in text and "\x07" not in text
         assert not [line for line in text.splitlines() if line.startswith("::")], text
         assert f"Deployment/autobot-system/{shown}" in text
+
+
+def test_a_diff_of_a_file_named_with_a_newline_applies_to_that_file(tmp_path: Path) -> None:
+    """`--diff | git apply`: a file name is quoted as git quotes it, so a newline in it
+    cannot forge a `+++ b/other` header and send the change to another file."""
+    name = "worker\n+++ b/other.yaml"  # other.yaml in a directory named "worker\n+++ b"
+    (tmp_path / name).parent.mkdir()
+    (tmp_path / name).write_text(DEPLOYMENT, encoding="utf-8")
+    (tmp_path / "other.yaml").write_text(DEPLOYMENT, encoding="utf-8")
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "autobot_guard", "fix", "--rego", "off", "--diff", name],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.startswith('--- "a/worker\\n+++ b/other.yaml"\n')
+    subprocess.run(
+        ["git", "apply", "-p1"], cwd=tmp_path, input=result.stdout, text=True, check=True
+    )
+    assert "logging: centralized" in (tmp_path / name).read_text(encoding="utf-8")
+    assert (tmp_path / "other.yaml").read_text(encoding="utf-8") == DEPLOYMENT

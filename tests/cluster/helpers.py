@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "manifests"
 SCRIPT = ROOT / "scripts" / "control-plane"
 WEBHOOK = "validate.autobot-guard.io"
+DEPLOYMENT_CONTROLLER = "system:serviceaccount:kube-system:deployment-controller"
 
 
 @dataclass

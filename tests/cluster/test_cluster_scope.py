@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.cluster.helpers import (
+    DEPLOYMENT_CONTROLLER,
     WEBHOOK,
     Cluster,
     deployment,
@@ -23,7 +24,6 @@ from tests.webhook.helpers import Certificates, Server
 
 NS = "scope"
 REPLICASET_CONTROLLER = "system:serviceaccount:kube-system:replicaset-controller"
-DEPLOYMENT_CONTROLLER = "system:serviceaccount:kube-system:deployment-controller"
 
 
 @pytest.fixture(scope="module")

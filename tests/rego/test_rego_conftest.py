@@ -238,3 +238,14 @@ def test_large_inputs_are_split_over_two_processes_with_the_same_findings(
         "Rego evaluation failed on ConfigMap/autobot-system/settings"
     ]
     assert len([f for f in rego_findings(report) if f.rule == "conftest:main"]) == split_at
+
+
+def test_conftest_runs_with_a_lazier_go_collector_unless_the_user_chose_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from autobot_guard.rego.conftest import GOGC, _environment
+
+    monkeypatch.delenv("GOGC", raising=False)
+    assert _environment()["GOGC"] == GOGC and _environment()["NO_COLOR"] == "1"
+    monkeypatch.setenv("GOGC", "50")
+    assert _environment()["GOGC"] == "50"

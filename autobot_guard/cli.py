@@ -18,6 +18,7 @@ import click
 from . import __version__
 from .findings import Severity
 from .gate.baseline import DEFAULT_FILE as BASELINE_FILE
+from .printable import visible
 from .rego import ADMISSION_ENGINES, MODES, OPA_URL
 from .rego import DEFAULT_TIMEOUT as REGO_TIMEOUT
 from .reporters import FORMATS
@@ -260,7 +261,7 @@ def _deliver(report: Report, fmt: str, output: str | None, fail_on: str, quiet: 
         _write_stdout(text)
     for error in report.errors:
         if fmt != "text" or output:
-            click.echo(f"autobot-guard: input error: {error.display()}", err=True)
+            click.echo(f"autobot-guard: input error: {visible(error.display())}", err=True)
     return report.exit_code(threshold)
 
 
@@ -458,7 +459,7 @@ def baseline_command(
         report = run_check(options)
         if report.errors:
             for error in report.errors:
-                click.echo(f"autobot-guard: input error: {error.display()}", err=True)
+                click.echo(f"autobot-guard: input error: {visible(error.display())}", err=True)
             _die("baseline not written: fix the input errors first")
         count = write(report, output)
     except (UsageError, BaselineError) as exc:
@@ -541,9 +542,9 @@ def fix_command(
             )
             _write_stdout(change.diff(workspace_path(source.file)))
     report = summary_lines(outcome, diff or dry_run, workspace_path)
-    click.echo("\n".join(report), err=diff)
+    click.echo("\n".join(visible(line) for line in report), err=diff)
     for error in outcome.errors:
-        click.echo(f"autobot-guard: input error: {error.display()}", err=True)
+        click.echo(f"autobot-guard: input error: {visible(error.display())}", err=True)
     threshold = None if fail_on == "never" else Severity(fail_on)
     _exit(2 if outcome.errors else outcome.after.exit_code(threshold))
 

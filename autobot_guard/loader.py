@@ -13,7 +13,7 @@ from .findings import FieldPath, InputError
 from .locate import TextLocator, compose, existing_depth, node_line
 from .parallel import split_map
 from .resources import Resource, make_resource
-from .sources import Source, SourceList, list_sources
+from .sources import Refused, Source, SourceList, list_sources, read_file
 from .yamlparse import MAX_DEPTH, YamlError, check_shape, parse_document
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -99,12 +99,10 @@ def parse_sources(sources: Sequence[Source]) -> list[Parsed]:
     for name, raw, force_json in sources:
         if raw is None:
             try:
-                if os.path.getsize(name) > MAX_FILE_BYTES:
-                    limit = f"file is larger than the {MAX_FILE_BYTES >> 20} MiB limit"
-                    out.append(("error", name, None, limit))
-                    continue
-                with open(name, "rb") as handle:
-                    raw = handle.read()
+                raw, _ = read_file(name, MAX_FILE_BYTES)
+            except Refused as exc:
+                out.append(("error", name, None, str(exc)))
+                continue
             except OSError as exc:
                 out.append(("error", name, None, f"cannot read: {exc.strerror or exc}"))
                 continue

@@ -87,6 +87,10 @@ class YamlError(ValueError):
         self.line = line
 
 
+class _CollectionKey(YamlError):
+    """A key yaml-rs read as a collection; its output has no line to say where."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Limits:
     depth: int = MAX_DEPTH
@@ -107,7 +111,10 @@ def parse_document(text: str) -> Any:
         check_shape(data)  # not a manifest (reported as such), but still within limits
         return data
     walk = _Walk()
-    data = walk.mapping(data, 1)
+    try:
+        data = walk.mapping(data, 1)
+    except _CollectionKey:
+        return _parse_yaml11(text)  # it refuses the key too, and knows the key's line
     # yaml-rs reads yes/no/on/off and `<<` as strings; whether they were written plain
     # (YAML 1.1 reads them otherwise) or quoted, only the text says. Rare: ask only then.
     if walk.words and _has_plain_word(text):
@@ -155,8 +162,8 @@ class _Walk:
                     self.words = True
             elif type(key) in _SCALAR_KEYS:  # 80, true, null: JSON keys are strings
                 key = intern(_key_text(key))
-            else:  # `? [a, b] : c`: no JSON object has such a key
-                raise YamlError("invalid YAML: a mapping key must be a scalar, not a collection")
+            else:  # `? [a, b] : c`, `{{ .Values.x }}`: no JSON object has such a key
+                raise _CollectionKey("invalid YAML: a mapping key must be a scalar")
             out[key] = value
         return out
 

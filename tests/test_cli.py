@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -103,6 +104,49 @@ def test_input_errors_exit_2_but_other_files_are_still_reported(tmp_path: Path) 
     assert result.returncode == 2
     assert f"{tmp_path / 'broken.yaml'}:2: invalid YAML" in result.stdout
     assert "liveness-probe" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_pipe_or_device_among_the_manifests_is_an_input_error_not_a_hang(
+    tmp_path: Path,
+) -> None:
+    """A committed symbolic link to /dev/zero (read forever) or a named pipe (no writer)
+    must not hang the CI gate or fill its memory: one error line each, the rest checked."""
+    os.mkfifo(tmp_path / "pipe.yaml")
+    (tmp_path / "zero.yaml").symlink_to("/dev/zero")
+    (tmp_path / "chat.yaml").write_text(BAD_DEPLOYMENT)
+    result = subprocess.run(
+        [sys.executable, "-m", "autobot_guard", "check", "--rego", "off", str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    for name in ("pipe.yaml", "zero.yaml"):
+        assert f"input error: {tmp_path / name}: not a regular file" in result.stdout, name
+    assert "liveness-probe" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_link_loop_or_dangling_link_is_named_as_such(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").symlink_to("b.yaml")
+    (tmp_path / "b.yaml").symlink_to("a.yaml")
+    (tmp_path / "gone.yaml").symlink_to("nowhere.yaml")
+    result = cli("check", "--rego", "off", str(tmp_path / "a.yaml"), str(tmp_path / "gone.yaml"))
+    assert result.returncode == 2
+    assert f"input error: {tmp_path / 'a.yaml'}: symbolic link loop" in result.stdout
+    assert f"input error: {tmp_path / 'gone.yaml'}: symbolic link to a missing file" in (
+        result.stdout
+    )
+
+
+def test_a_helm_template_is_an_input_error_on_the_line_of_the_braces(tmp_path: Path) -> None:
+    # `{{ .Values.image }}` unquoted is a flow mapping used as a key: YAML refuses it, and
+    # the user must be sent to that line (line 8), not to the top of the document.
+    chart = tmp_path / "deployment.yaml"
+    chart.write_text(BAD_DEPLOYMENT.replace("{app: autobot-chat-agent}", "{{ .Values.app }}", 1))
+    result = cli("check", "--rego", "off", str(chart))
+    assert result.returncode == 2
+    assert f"input error: {chart}:8: invalid YAML: a mapping key must be a scalar" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
 
 

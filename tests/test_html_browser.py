@@ -328,3 +328,34 @@ def test_text_has_sufficient_contrast(page: Page, seed_report: Path, scheme: str
         assert bars and min(bars.values()) >= 3, bars  # WCAG AA for graphics
         dark = scheme == "dark"
         assert (result["body"] == "rgb(13, 17, 23)") is dark, result["body"]
+
+
+@pytest.mark.parametrize("media", ["screen", "print"])
+def test_a_long_valid_name_wraps_instead_of_hiding_columns(
+    page: Page, tmp_path: Path, media: str
+) -> None:
+    """A DNS subdomain name may be 253 characters with no space: in a message it must wrap,
+    or the table grows wider than the page and, printed, the Fix column is cut off."""
+    name = ".".join(["a" * 62] * 4)[:253]
+    (tmp_path / "long.yaml").write_text(
+        f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n"
+        "  namespace: autobot-system\nspec:\n  replicas: 1\n"
+        "  selector: {matchLabels: {app: web}}\n  template:\n"
+        "    metadata: {labels: {app: web}}\n"
+        "    spec: {containers: [{name: web, image: nginx}]}\n",
+        encoding="utf-8",
+    )
+    report = write_report(tmp_path, "long.yaml", cwd=tmp_path)
+    page.send("Emulation.setEmulatedMedia", media="print" if media == "print" else "")
+    page.send(
+        "Emulation.setDeviceMetricsOverride",
+        width=1000, height=800, deviceScaleFactor=1, mobile=False,
+    )  # fmt: skip
+    page.navigate(report.as_uri())
+    assert name in page.evaluate("document.body.textContent")
+    wider = page.evaluate(
+        "Array.from(document.querySelectorAll('.scroll, table, h3'),"
+        " (el) => [el.localName, el.scrollWidth, el.clientWidth])"
+        ".filter(([, scroll, client]) => scroll > client + 1)"
+    )
+    assert wider == []

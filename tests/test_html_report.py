@@ -183,3 +183,44 @@ def test_charts_keep_to_a_readable_number_of_bars() -> None:
     assert len(labels) == MAX_BARS + 1 and labels[-1] == "(10 more)"
     table = re.search(r'<table id="table-namespaces">.*?</table>', text, re.S)
     assert table is not None and table.group(0).count("<tr>") == 1 + MAX_BARS + 10
+
+
+def test_invisible_characters_are_shown_not_obeyed(tmp_path: Path) -> None:
+    """A bidi override (U+202E) makes `ns\\u202egnp.exe` read "nsexe.png"; a NUL or an
+    escape makes the page binary to grep. Both are written as visible \\u escapes."""
+    from click.testing import CliRunner
+
+    from autobot_guard.cli import main
+
+    manifest = tmp_path / "spoof.yaml"
+    manifest.write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n"
+        '  name: "web\\u202egnp.exe"\n  namespace: "team\\u2066a\\u2069\\u200f"\n'
+        "spec:\n  selector: {matchLabels: {app: web}}\n  template:\n"
+        '    metadata: {labels: {app: web, logging: "\\x00\\x1b[31m"}}\n'
+        "    spec: {containers: [{name: web, image: nginx}]}\n",
+        encoding="utf-8",
+    )
+    output = tmp_path / "report.html"
+    result = CliRunner().invoke(
+        main, ["check", str(manifest), "--rego", "off", "--format", "html", "-o", str(output)]
+    )
+    assert result.exit_code == 1, result.output
+    text = output.read_text(encoding="utf-8")
+    for character in "\u202e\u2066\u2069\u200f\x00\x1b":
+        assert character not in text, repr(character)
+    words = "".join(parse(text).text)
+    assert "Deployment web\\u202egnp.exe" in words
+    assert "namespace team\\u2066a\\u2069\\u200f" in words
+
+
+def test_a_rule_id_with_quotes_stays_inside_its_attributes() -> None:
+    """A Rego result's `rule` may come from the input (`"rule": input.metadata.name`): it
+    lands in data-rule and the filter's option value, and must not open an attribute."""
+    rule = 'x" onmouseover="document.title=\'pwned\'" data-x="<'
+    page = parse(render(Report(findings=[finding(rule=rule)], resources=1), "html"))
+    for tag, attributes in page.tags:
+        assert not [name for name in attributes if name.startswith("on")], (tag, attributes)
+    rows = [a for tag, a in page.tags if tag == "tr" and "data-rule" in a]
+    options = [a["value"] for tag, a in page.tags if tag == "option" and a.get("value")]
+    assert [row["data-rule"] for row in rows] == [rule] and options == [rule]

@@ -18,7 +18,17 @@ from typing import TYPE_CHECKING
 from ..errors import UsageError
 from ..findings import Finding, InputError, Report
 from ..rego import DEFAULT_TIMEOUT as REGO_TIMEOUT
-from .plan import Plan, Planner, SourceFile, _finder, load, plan, read_sources
+from ..sources import Refused, read_file
+from .plan import (
+    MAX_FIX_FILE_BYTES,
+    Plan,
+    Planner,
+    SourceFile,
+    _finder,
+    load,
+    plan,
+    read_sources,
+)
 
 if TYPE_CHECKING:
     from ..config import PolicyPack
@@ -76,8 +86,9 @@ def run_fix(options: FixOptions) -> FixOutcome:
     planner.use_before(before)
     wanted = set(options.rules)
     targets = [f for f in before.findings if f.edits and (not wanted or f.rule in wanted)]
+    # A file that could not be read was never judged: no count of what remains covers it.
+    failed = {e.file for e in errors} | {e.file for e in before.errors}
     errors += before.errors
-    failed = {e.file for e in before.errors}
     for error in before.errors:
         not_editable.setdefault(error.file, "the file has an input error")
     _read_only(sources, targets, not_editable, errors, failed)
@@ -160,9 +171,9 @@ def write_if_unchanged(source: SourceFile, content: bytes) -> str | None:
     """Write `content` over the file if it is still as read; None, or what went wrong."""
     real = os.path.realpath(source.file)  # a symbolic link stays a link to the edited file
     try:
-        status = os.stat(real)
-        with open(real, "rb") as handle:
-            current = handle.read()
+        current, status = read_file(real, MAX_FIX_FILE_BYTES, " fix")
+    except Refused as exc:
+        return f"cannot read it again before writing: {exc}; not written"
     except OSError as exc:
         return f"cannot read it again before writing: {exc.strerror or exc}; not written"
     if (

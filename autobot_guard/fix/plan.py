@@ -10,7 +10,6 @@ re-check's reason.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from ..edits import AddDocument, Edit
 from ..findings import Finding, InputError, Report, message_key
 from ..loader import Document, LoadResult, _to_resources, parse_sources
 from ..resources import Resource
+from ..sources import Refused, read_file
 from .yamledit import edit_text
 
 if TYPE_CHECKING:
@@ -103,13 +103,10 @@ def read_sources(
     errors: list[InputError] = []
     for name, force_json in names:
         try:
-            status = os.stat(name)
-            if status.st_size > MAX_FIX_FILE_BYTES:
-                limit = f"file is larger than the {MAX_FIX_FILE_BYTES >> 20} MiB fix limit"
-                errors.append(InputError(name, None, limit))
-                continue
-            with open(name, "rb") as handle:
-                raw = handle.read()
+            raw, status = read_file(name, MAX_FIX_FILE_BYTES, " fix")
+        except Refused as exc:
+            errors.append(InputError(name, None, str(exc)))
+            continue
         except OSError as exc:
             errors.append(InputError(name, None, f"cannot read: {exc.strerror or exc}"))
             continue

@@ -79,12 +79,27 @@ class FileChange:
                 difflib.unified_diff(
                     self.old.splitlines(keepends=True),
                     self.new.splitlines(keepends=True),
-                    f"a/{name}",
-                    f"b/{name}",
+                    _git_quoted(f"a/{name}"),
+                    _git_quoted(f"b/{name}"),
                     n=context,
                 )
             )
         )
+
+
+_GIT_ESCAPES = {"\n": "\\n", "\t": "\\t", '"': '\\"', "\\": "\\\\"}
+
+
+def _git_quoted(path: str) -> str:
+    """`path` in a diff header as git writes it: in quotes with C escapes when it holds a
+    quote, a backslash or a control character (a newline would forge a header line)."""
+    if not any(c in _GIT_ESCAPES or ord(c) < 0x20 or ord(c) == 0x7F for c in path):
+        return path
+    quoted = "".join(
+        _GIT_ESCAPES.get(c) or (f"\\{ord(c):03o}" if ord(c) < 0x20 or ord(c) == 0x7F else c)
+        for c in path
+    )
+    return f'"{quoted}"'
 
 
 def _terminated(lines: Any) -> Any:

@@ -14,6 +14,7 @@ import copy
 import io
 import itertools
 import re
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -77,11 +78,11 @@ def edit_text(
         if not wanted:
             continue
         chunk = text[span.start : span.end]
-        memo_key = (chunk, repr(wanted))
+        memo_key = (chunk, repr(wanted), span.line)
         replacement = _EDITED.get(memo_key)
         if replacement is None:
             try:
-                replacement = _edit_document(chunk, wanted, plain[span.line])
+                replacement = _edit_document(chunk, wanted, plain[span.line], span.line)
             except CannotEdit as exc:
                 replacement = exc
             if len(_EDITED) > 4096:
@@ -98,10 +99,12 @@ def edit_text(
 
 # (document text, its edits) -> the edited text, or why not: `fix` renders the same
 # document with the same edits several times (alone, with the others, finally).
-_EDITED: dict[tuple[str, str], str | CannotEdit] = {}
+_EDITED: dict[tuple[str, str, int], str | CannotEdit] = {}
 
 
-def _edit_document(chunk: str, edits: list[tuple[FieldPath, Edit]], plain: Any) -> str:
+def _edit_document(
+    chunk: str, edits: list[tuple[FieldPath, Edit]], plain: Any, first_line: int
+) -> str:
     lead_end = _LEADING_BLANK.match(chunk)
     assert lead_end is not None
     lead = chunk[: lead_end.end()]
@@ -109,7 +112,8 @@ def _edit_document(chunk: str, edits: list[tuple[FieldPath, Edit]], plain: Any) 
     if not lead and chunk[:1] in " \t":  # `--- {a: 1}` or `--- # note`: ruamel moves it
         raise CannotEdit("the document starts on its `---` line")
     newline_at_end = body.endswith("\n")
-    layout, data = _faithful_layout(body if newline_at_end else body + "\n")
+    body_line = first_line + lead.count("\n")
+    layout, data = _faithful_layout(body if newline_at_end else body + "\n", body_line)
     expected = copy.deepcopy(plain)
     field_edits = [(base, e) for base, e in edits if not isinstance(e, AddDocument)]
     for base, edit in field_edits:
@@ -155,18 +159,24 @@ def _dump(data: Any, layout: tuple[int, int, int]) -> str:
 _LAYOUT_OF: dict[str, tuple[int, int, int]] = {}  # document text -> its layout, per process
 
 
-def _faithful_layout(body: str) -> tuple[tuple[int, int, int], Any]:
+def _faithful_layout(body: str, first_line: int) -> tuple[tuple[int, int, int], Any]:
     """The indentation with which ruamel.yaml writes `body` back unchanged, and its data.
 
     Loading does not depend on the indentation settings, only dumping: one load, then a
     dump per layout tried (the one found last time for this text first).
     """
-    from ruamel.yaml.error import YAMLError
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     try:
         data = _yaml(_LAYOUTS[0]).load(body)
+    except MarkedYAMLError as exc:  # one line, on the file's line: not ruamel's dump
+        mark = exc.problem_mark or exc.context_mark
+        where = f" (line {first_line + mark.line})" if mark is not None else ""
+        what = exc.problem or exc.context or "invalid YAML"
+        raise CannotEdit(f"ruamel.yaml cannot read it: {what}{where}") from None
     except YAMLError as exc:
-        raise CannotEdit(f"ruamel.yaml cannot read it ({exc})") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid YAML"
+        raise CannotEdit(f"ruamel.yaml cannot read it: {first}") from None
     known = _LAYOUT_OF.get(body)
     if known is not None:
         return known, data
@@ -329,10 +339,14 @@ def _take_trailing_comment(mapping: Any, previous: Any, position: int) -> str:
     keys' column: a comment on that sibling) and the blank lines before them must follow the
     new key, or they would end up above it, describing the wrong field.
     """
-    column = _column_of(mapping)
     holder, slot = _last_comment_slot(mapping, previous)
-    if column is None or holder is None:
+    if holder is None:
         return ""
+    column = _column_of(mapping)
+    if column is None:
+        # A mapping this fix created has no position: its comment lines are only those
+        # moved into it (they belong further out), so they move on below the new key.
+        column = sys.maxsize
     entry = holder.ca.items[slot]
     index_in_entry = 2 if _is_map(holder) else 0
     token = entry[index_in_entry]

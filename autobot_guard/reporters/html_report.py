@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 from .. import __version__
 from ..findings import Finding, InputError, Report, Severity
+from ..printable import visible
 from ..rules import RULES_BY_ID
 from . import plural
 from .sarif_report import workspace_path
@@ -39,7 +40,7 @@ CLUSTER_SCOPED = "(cluster-scoped)"
 
 def e(value: object) -> str:
     """Text or attribute value, escaped: every value that reaches the page goes through here."""
-    return html.escape(str(value), quote=True)
+    return html.escape(visible(str(value), keep="\t\n"), quote=True)
 
 
 @cache

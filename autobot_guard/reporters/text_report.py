@@ -5,6 +5,7 @@ from __future__ import annotations
 from itertools import groupby
 
 from ..findings import Finding, Report, Severity
+from ..printable import visible
 from . import plural
 
 _COLORS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
@@ -17,11 +18,11 @@ def _paint(text: str, code: str, color: bool) -> str:
 def render(report: Report, *, color: bool = False) -> str:
     lines: list[str] = []
     for error in report.errors:
-        lines.append(f"{_paint('input error', '31;1', color)}: {error.display()}")
+        lines.append(f"{_paint('input error', '31;1', color)}: {visible(error.display())}")
     if report.errors and report.findings:
         lines.append("")
     for file, group in groupby(report.findings, key=lambda f: f.file):
-        lines.append(_paint(file, "1", color))
+        lines.append(_paint(visible(file), "1", color))
         for finding in group:
             lines.extend(_finding_lines(finding, color))
         lines.append("")
@@ -40,7 +41,7 @@ def baseline_lines(report: Report) -> list[str]:
     lines = [f"baseline {outcome.file}: {known} not reported"]
     if outcome.fixed:
         lines.append(f"fixed since baseline ({len(outcome.fixed)}):")
-        lines.extend(f"  {entry.display()}" for entry in outcome.fixed)
+        lines.extend(f"  {visible(entry.display())}" for entry in outcome.fixed)
     return [*lines, ""]
 
 
@@ -52,20 +53,22 @@ def audit_lines(report: Report) -> list[str]:
 def render_quiet(report: Report, *, color: bool = False) -> str:
     """One line per finding and per input error, no summary: for scripts and editors."""
     lines = [
-        f"{f.location()}: {f.severity.value} {f.rule} {f.resource.display()}: {f.message}"
+        visible(f"{f.location()}: {f.severity.value} {f.rule} {f.resource.display()}: {f.message}")
         for f in report.findings
     ]
-    lines.extend(error.display() for error in report.errors)
+    lines.extend(visible(error.display()) for error in report.errors)
     return "".join(f"{line}\n" for line in lines)
 
 
 def _finding_lines(finding: Finding, color: bool) -> list[str]:
     severity = _paint(f"{finding.severity.value:<7}", _COLORS[finding.severity], color)
-    head = f"  {finding.line or '':>5}  {severity}  {finding.rule:<21} {finding.resource.display()}"
+    where = visible(f"{finding.rule:<21} {finding.resource.display()}")
+    head = f"  {finding.line or '':>5}  {severity}  {where}"
+    path = f"  ({finding.path_text})" if finding.path else ""
     return [
         head,
-        f"         {finding.message}" + (f"  ({finding.path_text})" if finding.path else ""),
-        f"         fix: {finding.fix}",
+        visible(f"         {finding.message}{path}"),
+        visible(f"         fix: {finding.fix}"),
     ]
 
 

@@ -219,3 +219,133 @@ def test_the_installed_command(tmp_path: Path) -> None:
         "+        logging: centralized"
     ]
     assert "would fix 1 finding" in result.stderr
+
+
+def test_a_file_it_could_not_read_is_not_counted_as_clean(tmp_path: Path) -> None:
+    """No "0 findings remain" about a file that was never checked (missing, too large)."""
+    good = tmp_path / "worker.yaml"
+    good.write_text(DEPLOYMENT, encoding="utf-8")
+    missing = tmp_path / "gone.yaml"
+    code, out, err = fix(str(missing))
+    assert code == 2
+    assert err.strip() == f"autobot-guard: input error: {missing}: no such file or directory"
+    assert out.strip() == "autobot-guard fix: nothing to fix"
+    code, out, err = fix(str(good), str(missing))
+    assert code == 2
+    assert "remain" not in out
+    assert "logging: centralized" in good.read_text(encoding="utf-8")  # the others are fixed
+
+
+def test_a_pipe_or_device_is_an_input_error_not_a_hang(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.yaml")
+    (tmp_path / "zero.yaml").symlink_to("/dev/zero")
+    good = tmp_path / "worker.yaml"
+    good.write_text(DEPLOYMENT, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "autobot_guard", "fix", str(tmp_path), "--rego", "off"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    errors = sorted(line for line in result.stderr.splitlines() if "input error" in line)
+    assert errors == [
+        f"autobot-guard: input error: {tmp_path / 'pipe.yaml'}: "
+        "not a regular file (a named pipe): not read",
+        f"autobot-guard: input error: {tmp_path / 'zero.yaml'}: "
+        "not a regular file (a device): not read",
+    ]
+    assert "logging: centralized" in good.read_text(encoding="utf-8")  # the others are fixed
+
+
+def test_a_file_replaced_by_a_pipe_while_fixing_is_not_waited_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+
+    path = tmp_path / "worker.yaml"
+    path.write_text(DEPLOYMENT, encoding="utf-8")
+    real_plan = command.plan
+
+    def plan_then_a_pipe_takes_its_place(*args, **kwargs):  # type: ignore[no-untyped-def]
+        result = real_plan(*args, **kwargs)
+        path.unlink()
+        os.mkfifo(path)
+        return result
+
+    def hung(*_: object) -> None:
+        raise AssertionError("fix waited for a writer of the pipe")
+
+    monkeypatch.setattr(command, "plan", plan_then_a_pipe_takes_its_place)
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    try:
+        code, _, err = fix(str(path))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert code == 2
+    assert err.strip() == (
+        f"autobot-guard: input error: {path}: cannot read it again before writing: "
+        "not a regular file (a named pipe): not read; not written"
+    )
+    assert stat.S_ISFIFO(path.stat().st_mode)
+
+
+def test_a_document_ruamel_cannot_read_is_one_line_per_finding_with_its_line(
+    tmp_path: Path,
+) -> None:
+    """A tab before a comment is YAML that `check` reads and ruamel.yaml refuses: the
+    reason is one line naming the file's line, not ruamel.yaml's five-line dump."""
+    path = tmp_path / "worker.yaml"
+    text = "# the worker\n---\n" + DEPLOYMENT.replace(
+        "      - {name: worker,", "      # the only container\n      - {name: worker,"
+    ).replace('1.4.0"}', '1.4.0"}\t# pinned')
+    path.write_text(text, encoding="utf-8")
+    code, out, _ = fix(str(path), "--rule", "logging-labels")
+    assert code == 1
+    assert path.read_text(encoding="utf-8") == text
+    (line,) = [line for line in out.splitlines() if "not fixed" in line]
+    assert line == (
+        "  11: not fixed: logging-labels Deployment/autobot-system/autobot-worker: cannot edit "
+        "this document: ruamel.yaml cannot read it: found character '\\t' that cannot start "
+        "any token (line 15)"
+    )
+
+
+def test_control_characters_in_a_name_cannot_reach_the_terminal(tmp_path: Path) -> None:
+    """A name with a newline could print a line of its own (`::error ...::` is a GitHub
+    Actions command in a CI log); ESC sequences would drive the terminal. `fix` and `check`
+    show them as escapes, one line per finding."""
+    path = tmp_path / "worker.yaml"
+    name = "autobot-worker\\n::error file=x,line=1::injected\\u001b]0;pwned\\u0007"
+    path.write_text(
+        DEPLOYMENT.replace("{name: autobot-worker,", f'{{name: "{name}",'), encoding="utf-8"
+    )
+    shown = "autobot-worker\\u000a::error file=x,line=1::injected\\u001b]0;pwned\\u0007"
+    _, out, err = fix(str(path), "--dry-run")
+    check = CliRunner().invoke(main, ["check", str(path), "--rego", "off"]).output
+    quiet = CliRunner().invoke(main, ["check", str(path), "--rego", "off", "-q"]).output
+    for text in (out + err, check, quiet):
+        assert "\x1b" not in text and "\x07" not in text
+        assert not [line for line in text.splitlines() if line.startswith("::")], text
+        assert f"Deployment/autobot-system/{shown}" in text
+
+
+def test_a_diff_of_a_file_named_with_a_newline_applies_to_that_file(tmp_path: Path) -> None:
+    """`--diff | git apply`: a file name is quoted as git quotes it, so a newline in it
+    cannot forge a `+++ b/other` header and send the change to another file."""
+    name = "worker\n+++ b/other.yaml"  # other.yaml in a directory named "worker\n+++ b"
+    (tmp_path / name).parent.mkdir()
+    (tmp_path / name).write_text(DEPLOYMENT, encoding="utf-8")
+    (tmp_path / "other.yaml").write_text(DEPLOYMENT, encoding="utf-8")
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "autobot_guard", "fix", "--rego", "off", "--diff", name],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.startswith('--- "a/worker\\n+++ b/other.yaml"\n')
+    subprocess.run(
+        ["git", "apply", "-p1"], cwd=tmp_path, input=result.stdout, text=True, check=True
+    )
+    assert "logging: centralized" in (tmp_path / name).read_text(encoding="utf-8")
+    assert (tmp_path / "other.yaml").read_text(encoding="utf-8") == DEPLOYMENT

@@ -243,13 +243,9 @@ def _comprehension_depth(text: str) -> int:
     stack: list[tuple[bool, str | None]] = []
     deepest, at = 0, 0
     while at < len(text):
-        literal = _LITERAL_START.match(text, at)
-        if literal is not None:
-            quote, raw = literal.group(1), "r" in literal.group(0)[: -len(literal.group(1))].lower()
-            end = literal.end()
-            while end < len(text) and not text.startswith(quote, end):
-                end += 2 if text[end] == "\\" and not raw else 1
-            at = end + len(quote)
+        skipped = _past_literal(text, at)
+        if skipped is not None:
+            at = skipped
             continue
         name = _IDENTIFIER.match(text, at)
         if name is not None:
@@ -307,20 +303,29 @@ def _too_costly(rule: CelRule, value: Any) -> str | None:
     )
 
 
+def _past_literal(text: str, at: int) -> int | None:
+    """Where the string literal starting at `at` ends (after its closing quote), or None
+    when none starts there: rule texts are scanned without looking into strings."""
+    literal = _LITERAL_START.match(text, at)
+    if literal is None:
+        return None
+    quote, raw = literal.group(1), "r" in literal.group(0)[: -len(literal.group(1))].lower()
+    end = literal.end()
+    while end < len(text) and not text.startswith(quote, end):
+        end += 2 if text[end] == "\\" and not raw else 1
+    return end + len(quote)
+
+
 def _rename_size(text: str) -> str:
     """`text` with its calls of size (`size(x)`, `x.size()`) calling _SIZE, string
     literals left as written."""
     out: list[str] = []
     at = 0
     while at < len(text):
-        literal = _LITERAL_START.match(text, at)
-        if literal is not None:
-            quote, raw = literal.group(1), "r" in literal.group(0)[: -len(literal.group(1))].lower()
-            end = literal.end()
-            while end < len(text) and not text.startswith(quote, end):
-                end += 2 if text[end] == "\\" and not raw else 1
-            out.append(text[at : end + len(quote)])
-            at = end + len(quote)
+        skipped = _past_literal(text, at)
+        if skipped is not None:
+            out.append(text[at:skipped])
+            at = skipped
             continue
         name = _IDENTIFIER.match(text, at)
         if name is not None:

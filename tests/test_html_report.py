@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from autobot_guard.findings import Finding, InputError, Report, ResourceRef, Severity
+from autobot_guard.findings import InputError, Report, ResourceRef, Severity
 from autobot_guard.gate.baseline import Entry, Outcome
 from autobot_guard.reporters import render
 from autobot_guard.reporters.html_report import MAX_BARS
+from tests.test_reporters import manual_finding as finding
 from tests.util import check_paths
 
 HOSTILE = Path(__file__).parent / "fixtures" / "html" / "hostile.yaml"
@@ -60,21 +61,6 @@ def parse(text: str) -> Page:
     page.feed(text)
     page.close()
     return page
-
-
-def finding(**changes: object) -> Finding:
-    values: dict[str, object] = {
-        "rule": "liveness-probe",
-        "severity": Severity.ERROR,
-        "message": "container 'web' has no livenessProbe",
-        "fix": "Add a livenessProbe.",
-        "file": "manifest.yaml",
-        "line": 11,
-        "resource": ResourceRef("apps/v1", "Deployment", "autobot-system", "web"),
-        "path": "spec.template.spec.containers[0]",
-    }
-    values.update(changes)
-    return Finding(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")

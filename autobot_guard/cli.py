@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from . import __version__
+from .audit import DEFAULT_REQUEST_TIMEOUT as AUDIT_REQUEST_TIMEOUT
 from .findings import Severity
 from .gate.baseline import DEFAULT_FILE as BASELINE_FILE
 from .printable import visible
@@ -339,7 +340,7 @@ def _exit(code: int) -> NoReturn:
 @click.option(
     "--request-timeout",
     type=click.FloatRange(0.1, 3600),
-    default=60.0,
+    default=AUDIT_REQUEST_TIMEOUT,
     show_default=True,
     metavar="SECONDS",
     help="How long to wait for the API server to answer a request.",

@@ -7,3 +7,7 @@
 - `run`: listing -> scope -> the check pipeline's judge step -> the same Report.
 - `policy_reports`: the Report as wgpolicyk8s.io/v1alpha2 PolicyReports, written back.
 """
+
+# The API server's own default request timeout: how long one list page (or PolicyReport
+# write) is waited for (`audit --request-timeout`). Here, light, for the CLI's option.
+DEFAULT_REQUEST_TIMEOUT = 60.0

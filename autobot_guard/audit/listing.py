@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from ..resources import CLUSTER_SCOPED
 from ..webhook.inventory_watch import METADATA_LIST, WATCHED, Watched, _short
+from . import DEFAULT_REQUEST_TIMEOUT
 
 T = TypeVar("T")
 
@@ -43,9 +44,6 @@ AUDIT_ONLY = (
 )  # fmt: skip
 LISTED: tuple[Watched, ...] = (AUDIT_ONLY[0], *WATCHED, *AUDIT_ONLY[1:])
 DEFAULT_PAGE_SIZE = 500
-# Seconds to wait for a response (and between its bytes): the API server's own default
-# --request-timeout, after which it ends a list itself.
-DEFAULT_REQUEST_TIMEOUT = 60.0
 THREADS = 3  # resources listed at once: the API server works while this process parses
 
 

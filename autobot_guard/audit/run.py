@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from ..check import judge, load_pack, prepare_rego
 from ..errors import UsageError
 from ..findings import LIVE_PREFIX, InputError, Report
+from ..rego import DEFAULT_TIMEOUT as REGO_TIMEOUT
 from ..rules.base import Rule
+from . import DEFAULT_REQUEST_TIMEOUT
 from .listing import (
     DEFAULT_PAGE_SIZE,
-    DEFAULT_REQUEST_TIMEOUT,
     LISTED,
     Fatal,
     Lister,
@@ -32,7 +33,7 @@ class AuditOptions:
     kubernetes_version: str | None = None
     rego: str = "auto"
     rego_policies: str | None = None
-    rego_timeout: float = 60.0
+    rego_timeout: float = REGO_TIMEOUT
     page_size: int = DEFAULT_PAGE_SIZE
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
     policy_reports: bool = False
@@ -81,9 +82,8 @@ def run_audit(options: AuditOptions) -> Audit:
         # With objects missing, rules that look at other objects would report what is
         # only missing from the listing: as the webhook before its inventory syncs,
         # they do not run.
-        cross = set(pack.admission.crossResourceRuleIds)
-        outcome.cross_resource_skipped = sorted(r.id for r in rules if r.id in cross)
-        rules = [r for r in rules if r.id not in cross]
+        outcome.cross_resource_skipped = sorted(r.id for r in rules if r.cross_resource)
+        rules = [r for r in rules if not r.cross_resource]
     resources = [o.resource for o in chosen.judged]
     report = judge(resources, pack, rego, rules)
     report.errors = [

@@ -261,7 +261,6 @@ class Reviewer:
     def _rego(self, resource: Resource) -> list[Finding]:
         """The Rego policies' findings on `resource`; CannotJudge when the engine cannot
         answer (OPA not reachable) or evaluation failed on this object."""
-
         if self.opa is None:
             from ..rego.step import evaluate_resources
 

@@ -111,18 +111,19 @@ def judge(
     the pack's) and the Rego policies on `resources`, into one Report (broken CRDs, then
     rule failures, then Rego failures as its input errors)."""
     # conftest judges on the other core while the built-in rules run here.
-    rego_run = rego.start(resources, pack.skip_namespaces)
+    rego_run = rego.start(resources, pack.skip_namespaces, pack.rego_settings)
     catalogue, crd_errors = _crd_catalogue(resources, pack, crd_folders)
     report = evaluate(resources, pack, rules, extra_rule_ids=rego.rule_ids, crds=catalogue)
     report.errors = [*crd_errors, *report.errors]
-    rego_run.finish(report, pack.rego_settings)  # into the same report
+    rego_run.finish(report)  # into the same report
     return report
 
 
 def _crd_catalogue(
     resources: Sequence[Resource], pack: PolicyPack, folders: Sequence[str]
 ) -> tuple[CrdCatalogue | None, list[InputError]]:
-    """The CRDs of the checked files, then of `--crds` folders, then of the pack's."""
+    """The CRDs of the checked files, then of `--crds` folders, then of the pack's (read
+    only when a custom resource is checked: most runs have none)."""
     from .crds import build_catalogue, crd_folders_resources, is_crd
     from .rules.schema import Schema
 
@@ -130,11 +131,12 @@ def _crd_catalogue(
     assert isinstance(schema_settings, Schema.Settings)
     if not schema_settings.enabled:
         return None, []
+    needed = {(r.group, r.kind) for r in resources if not r.builtin_group}
     given, errors = crd_folders_resources(list(folders))
-    bundled, more = crd_folders_resources(pack.crd_folders)
+    bundled, more = crd_folders_resources(pack.crd_folders, {kind for _, kind in needed})
     checked = [resource for resource in resources if is_crd(resource)]
     catalogue, broken = build_catalogue(
-        [checked, given, bundled], schema_settings.strict, pack.kubernetes_version
+        [checked, given, bundled], schema_settings.strict, pack.kubernetes_version, needed
     )
     return catalogue, [*errors, *more, *broken]
 

@@ -76,6 +76,12 @@ class Resource:
         self.is_workload = self.kind in WORKLOADS and self.group in ("", "apps", "batch")
 
     @property
+    def builtin_group(self) -> bool:
+        """Kubernetes' own API group (core, apps, *.k8s.io): a built-in schema describes
+        its kinds; any other group's kinds need a CRD."""
+        return "." not in self.group or self.group.endswith(".k8s.io")
+
+    @property
     def metadata(self) -> dict[str, Any]:
         meta = self.data.get("metadata")
         return meta if isinstance(meta, dict) else {}

@@ -106,6 +106,54 @@ def test_the_packs_crds_list_is_relative_to_the_pack_file(tmp_path: Path) -> Non
     )
 
 
+def test_a_folders_crds_are_compiled_only_for_the_custom_resources_checked(
+    tmp_path: Path,
+) -> None:
+    gadgets = GOOD.replace("widgets", "gadgets").replace("Widget", "Gadget")
+    (tmp_path / "pack" / "my-crds").mkdir(parents=True)
+    (tmp_path / "pack" / "my-crds" / "widgets.yaml").write_text(GOOD)
+    broken = gadgets.replace("storage: true", "storage: false")
+    (tmp_path / "pack" / "my-crds" / "gadgets.yaml").write_text(broken)
+    pack = write_pack(pack_with(crds=[]), tmp_path / "pack" / "pack.yaml")
+    Path(pack).write_text(Path(pack).read_text().replace("crds: []", "crds: [my-crds]"))
+    (tmp_path / "widget.yaml").write_text(WIDGET)
+    (tmp_path / "gadget.yaml").write_text(WIDGET.replace("Widget", "Gadget"))
+
+    widget = cli("-c", pack, "widget.yaml", cwd=tmp_path)
+    assert widget.returncode == 1, widget.stdout + widget.stderr  # judged by its CRD
+    assert "3 is not of type string" in widget.stdout
+    assert "gadgets.yaml" not in widget.stdout  # no Gadget checked: its CRD is not compiled
+    gadget = cli("-c", pack, "gadget.yaml", cwd=tmp_path)
+    assert gadget.returncode == 2, gadget.stdout + gadget.stderr
+    assert "gadgets.yaml:8: CustomResourceDefinition gadgets.example.com: " in gadget.stdout
+    assert "exactly one version must have storage: true" in gadget.stdout
+
+
+def test_the_packs_crd_files_are_not_parsed_for_kinds_they_do_not_name() -> None:
+    from autobot_guard.check import load_pack
+
+    folders = load_pack(None).crd_folders
+    everything, _ = crd_folders_resources(folders)
+    assert len(everything) == 4
+    found, errors = crd_folders_resources(folders, {"ExternalSecret"})
+    assert [crd.name for crd in found] == ["externalsecrets.external-secrets.io"] and not errors
+    assert crd_folders_resources(folders, set()) == ([], [])
+    # a file that spells the name elsewhere (ClusterIssuer, issuerRef) is read too: a bound
+    found, _ = crd_folders_resources(folders, {"Issuer"})
+    names = {crd.name for crd in found}
+    assert "issuers.cert-manager.io" in names and "clusterissuers.cert-manager.io" in names
+    assert "externalsecrets.external-secrets.io" not in names
+
+
+def test_a_crd_file_that_escapes_letters_is_read_whatever_it_spells(tmp_path: Path) -> None:
+    escaped = GOOD.replace("{kind: Widget,", '{kind: "Wid\\x67et",')
+    assert "Widget" not in escaped
+    (tmp_path / "crds").mkdir()
+    (tmp_path / "crds" / "widgets.yaml").write_text(escaped)
+    found, errors = crd_folders_resources([str(tmp_path / "crds")], {"Widget"})
+    assert [crd.get("spec", "names", "kind") for crd in found] == ["Widget"] and not errors
+
+
 def test_the_checked_files_crd_wins_over_a_folders(tmp_path: Path) -> None:
     (tmp_path / "crds").mkdir()
     (tmp_path / "crds" / "widgets.yaml").write_text(GOOD)  # size: string

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+import re
+from collections.abc import Collection, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,18 +121,29 @@ def is_crd(resource: Resource) -> bool:
 
 
 def build_catalogue(
-    tiers: Sequence[Iterable[Resource]], strict: bool, kubernetes_version: str
+    tiers: Sequence[Iterable[Resource]],
+    strict: bool,
+    kubernetes_version: str,
+    needed: Container[tuple[str, str]] | None = None,
 ) -> tuple[CrdCatalogue, list[InputError]]:
     """The catalogue of every CRD in `tiers` (checked files first, then the folders'); a
-    group and kind defined in an earlier tier is not redefined by a later one."""
+    group and kind defined in an earlier tier is not redefined by a later one.
+
+    `needed`: the (group, kind) of the custom resources to validate. The CRDs of the
+    first tier (the checked files) are all compiled, since they are checked too; those
+    of the later tiers (folders of CRDs to validate with) only when needed, as compiling
+    a schema costs tens of milliseconds. None: all."""
     catalogue, errors = CrdCatalogue(), []
-    for tier in tiers:
+    for position, tier in enumerate(tiers):
         defined_here: set[tuple[str, str]] = set()
         for resource in tier:
             if not is_crd(resource):
                 continue
             if resource.api_version != CRD_API_VERSION:
                 continue  # apiextensions.k8s.io/v1beta1: the schema rule says it is not served
+            declared = _declared_key(resource)
+            if position and needed is not None and declared and declared not in needed:
+                continue
             try:
                 key, versions = _compile_crd(resource, strict, kubernetes_version)
             except CrdError as exc:
@@ -161,6 +173,15 @@ def build_catalogue(
             catalogue.kinds[key] = versions
             catalogue.origin[key] = where
     return catalogue, errors
+
+
+def _declared_key(resource: Resource) -> tuple[str, str] | None:
+    """The (group, kind) a CRD says it defines, if it says so plainly."""
+    spec = resource.get("spec")
+    names = spec.get("names") if isinstance(spec, dict) else None
+    group = spec.get("group") if isinstance(spec, dict) else None
+    kind = names.get("kind") if isinstance(names, dict) else None
+    return (group, kind) if isinstance(group, str) and isinstance(kind, str) else None
 
 
 def _where(path: FieldPath) -> str:
@@ -278,13 +299,38 @@ def _is_base64(value: str) -> bool:
     return True
 
 
-def crd_folders_resources(folders: Sequence[str]) -> tuple[list[Resource], list[InputError]]:
-    """The CRDs of `folders` (files or directories); anything else there is an error."""
-    from ..loader import load_paths
+_ESCAPE = re.compile(rb"\\[xuU]|\\\r?\n")  # what could spell a kind in other letters
+
+
+def crd_folders_resources(
+    folders: Sequence[str], kinds: Collection[str] | None = None
+) -> tuple[list[Resource], list[InputError]]:
+    """The CRDs of `folders` (files or directories); anything else there is an error.
+
+    `kinds`: parse only the files that may define one of these kinds, as parsing a
+    large CRD costs milliseconds. A file defines a kind only by spelling it out, or by
+    writing a letter of it as a \\x, \\u or \\U escape or breaking it with an escaped
+    line break (YAML and JSON have no other way): a file with neither defines none of
+    them. None: every file."""
+    from ..loader import MAX_FILE_BYTES, load_parsed, parse_sources
+    from ..sources import Refused, list_sources, read_file
 
     if not folders:
         return [], []
-    loaded = load_paths(folders)
+    listing = list_sources(folders)
+    if kinds is not None:
+        wanted = [kind.encode() for kind in kinds]
+        kept = []
+        for name, raw, force_json in listing.sources:
+            try:
+                raw, _ = read_file(name, MAX_FILE_BYTES)
+            except (Refused, OSError):  # parse_sources tries again and says why it cannot
+                kept.append((name, raw, force_json))
+                continue
+            if _ESCAPE.search(raw) or any(kind in raw for kind in wanted):
+                kept.append((name, raw, force_json))
+        listing.sources = kept
+    loaded = load_parsed(listing, [parse_sources(listing.sources)])
     errors = list(loaded.errors)
     crds = []
     for resource in loaded.resources:

@@ -86,8 +86,7 @@ spec:
 
     def check(self, resource: Resource, context: Context) -> Iterator[Violation]:
         version_dir = schema_directory(context.kubernetes_version, self.settings.strict)
-        group = resource.group
-        builtin = "." not in group or group.endswith(".k8s.io")
+        group, builtin = resource.group, resource.builtin_group
         validator = (
             _validator(version_dir, schema_file_name(resource.api_version, resource.kind))
             if builtin

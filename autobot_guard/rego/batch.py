@@ -18,7 +18,7 @@ set `results` (and, for conftest, which only reports deny/warn rules, the same a
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..errors import UsageError
@@ -29,6 +29,14 @@ PACKAGE = "autobot_guard.batch"
 RESULTS = "results"
 MARKER = "autobot-guard batch result"  # conftest needs a msg on every deny value
 DOCS = "docs"
+
+
+def batch_input(documents: Sequence[Any]) -> bytes:
+    """`{"documents": [...]}`, the input of the batch module, as JSON for any OPA
+    (pydantic-core's serializer: a third of json.dumps's time on 2,000 documents)."""
+    from pydantic_core import to_json
+
+    return b'{"documents":' + to_json(list(documents)) + b"}"
 
 
 def document_path(index: int) -> str:

@@ -40,7 +40,7 @@ from pydantic_core import from_json, to_json
 
 from ..errors import UsageError
 from . import OPA_TIMEOUT, OPA_URL
-from .batch import PACKAGE, RESULTS, batch_module, document_path, error_hit, hits_of
+from .batch import PACKAGE, RESULTS, batch_input, batch_module, document_path, error_hit, hits_of
 from .policies import PolicySet
 from .results import Hit
 
@@ -269,7 +269,7 @@ class OpaServer:
         which evaluation failed). OpaUnavailable, OpaError, UsageError."""
         if not documents:  # as conftest, which has no combined input without files
             return []
-        body = b'{"documents":' + to_json(list(documents)) + b"}"
+        body = batch_input(documents)
         for attempt in (0, 1):
             seen = self.generation
             if not self.pushed:
@@ -345,7 +345,7 @@ class OpaServer:
     async def _evaluate_async(self, documents: list[Any]) -> list[Hit]:
         """One query over a pooled asyncio connection. The rare steps (pushing, asking
         each document alone after an evaluation error) run in a thread."""
-        body = b'{"documents":' + to_json(list(documents)) + b"}"
+        body = batch_input(documents)
         for attempt in (0, 1):
             seen = self.generation
             if not self.pushed:

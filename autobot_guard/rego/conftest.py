@@ -26,13 +26,13 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from .batch import PACKAGE, batch_module, error_hit, hits_of
+from .batch import PACKAGE, batch_input, batch_module, error_hit, hits_of
 from .policies import PolicySet
 from .results import Hit
 
@@ -44,10 +44,11 @@ INPUT = "batch.json"
 SPLIT_AT = 1000  # documents from which the batch is judged in chunks, two at a time
 CHUNK = 1000  # documents a conftest process judges at most: bounds its memory
 RUNNING = 2  # conftest processes at a time
-# Go's collector at its default (GOGC=100) spends a third of conftest's CPU on a chunk;
-# a chunk's heap is bounded by CHUNK, so collecting four times less often costs little
-# memory and gives the cores back to the built-in rules (bench/bench_rego_check.py).
-GOGC = "400"
+# Go's collector at its default (GOGC=100) spends a third of conftest's CPU on a chunk,
+# CPU the built-in rules need on the other core (bench/bench_rego_check.py). A chunk's
+# heap is bounded by CHUNK (about 100 MB for 1,000 documents), so conftest collects only
+# when its heap nears a soft limit above that: most runs never collect.
+GO_ENVIRONMENT = {"GOGC": "off", "GOMEMLIMIT": "192MiB"}
 # conftest's messages when OPA fails on the input: the batch is split to find the document.
 _EVALUATION_ERRORS = ("evaluating policy", "eval_", "built-in error", "query rule")
 
@@ -77,6 +78,7 @@ class Pending:
     work: tempfile.TemporaryDirectory[str]
     runs: list[_Run] = field(default_factory=list)  # started, oldest first
     queue: list[tuple[list[int], bool, bool]] = field(default_factory=list)  # to start
+    on_hits: Callable[[list[Hit]], None] | None = None  # called in the driver thread
     _hits: list[Hit] = field(default_factory=list)
     _error: BaseException | None = None
     _thread: threading.Thread | None = None
@@ -101,9 +103,7 @@ class Pending:
 
     def _start(self, indexes: list[int], per_document: bool, combined: bool) -> None:
         directory = Path(tempfile.mkdtemp(dir=self.work.name))
-        batch = {"documents": [self.documents[i] for i in indexes]}
-        text = json.dumps(batch, default=str, ensure_ascii=False)
-        (directory / INPUT).write_text(text, encoding="utf-8")
+        (directory / INPUT).write_bytes(batch_input([self.documents[i] for i in indexes]))
         command = [
             self.executable,
             "test",
@@ -143,7 +143,10 @@ class Pending:
         try:
             while self.runs:
                 run = self.runs.pop(0)
-                self._hits += self._collect(run)
+                found = self._collect(run)
+                self._hits += found
+                if self.on_hits is not None and found:
+                    self.on_hits(found)
                 self.launch([], per_document=False, combined=False)  # start what waits
         except BaseException as exc:  # re-raised in the caller's thread by `hits`
             self._error = exc
@@ -192,11 +195,17 @@ class Pending:
 
 
 def start(
-    executable: str, policies: PolicySet, documents: Sequence[Any], timeout: float
+    executable: str,
+    policies: PolicySet,
+    documents: Sequence[Any],
+    timeout: float,
+    on_hits: Callable[[list[Hit]], None] | None = None,
 ) -> Pending:
-    """Launch conftest on `documents`; the answer comes from `Pending.hits()`."""
+    """Launch conftest on `documents`; the answer comes from `Pending.hits()`, and run by
+    run to `on_hits` (in a thread of its own) as it arrives."""
     work = tempfile.TemporaryDirectory(prefix="autobot-guard-rego-")
-    pending = Pending(executable, policies, documents, time.monotonic() + timeout, timeout, work)
+    deadline = time.monotonic() + timeout
+    pending = Pending(executable, policies, documents, deadline, timeout, work, on_hits=on_hits)
     indexes = list(range(len(documents)))
     if len(indexes) < SPLIT_AT:
         if indexes:
@@ -251,5 +260,7 @@ def _reason(detail: str) -> str:
 
 
 def _environment() -> dict[str, str]:
-    """conftest's environment: ours, without colours, with GOGC unless the user set it."""
-    return {"GOGC": GOGC, **os.environ, "NO_COLOR": "1"}
+    """conftest's environment: ours, without colours, with GO_ENVIRONMENT unless the
+    user set GOGC or GOMEMLIMIT."""
+    tuned = {} if {"GOGC", "GOMEMLIMIT"} & set(os.environ) else GO_ENVIRONMENT
+    return {**tuned, **os.environ, "NO_COLOR": "1"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +18,7 @@ from .policies import PolicySet, load_policy_set
 from .results import ERROR, Hit, failure, findings_of
 
 if TYPE_CHECKING:
+    from ..findings import InputError
     from ..resources import Resource
     from ..rules.base import RuleSettings
     from .conftest import Pending
@@ -68,22 +69,29 @@ class RegoStep:
     def rule_ids(self) -> frozenset[str]:
         return self.policies.rule_ids if self.policies else frozenset()
 
-    def start(self, resources: Sequence[Resource], skip: Iterable[str] = ()) -> RegoRun:
+    def start(
+        self,
+        resources: Sequence[Resource],
+        skip: Iterable[str] = (),
+        configured: Mapping[str, RuleSettings] | None = None,
+    ) -> RegoRun:
         """Begin judging `resources` (conftest: a subprocess, on the other core while the
-        built-in rules run); `RegoRun.finish` files the findings into a report."""
+        built-in rules run); `RegoRun.finish` files the findings into a report.
+        `configured`: the pack's Rego rule settings."""
         skipped = set(skip)
         judged = [r for r in resources if r.namespace not in skipped]
+        run = RegoRun(self, judged, configured)
         if self.mode == "off" or self.policies is None:
-            return RegoRun(self, [], None)
-        documents = [r.data for r in judged]
+            return run
         if self.mode == "conftest":
             from .conftest import start
 
             assert self.executable is not None
-            return RegoRun(
-                self, judged, start(self.executable, self.policies, documents, self.timeout)
+            documents = [r.data for r in judged]
+            run.pending = start(
+                self.executable, self.policies, documents, self.timeout, run.file_hits
             )
-        return RegoRun(self, judged, None)
+        return run
 
     def run(
         self,
@@ -93,29 +101,40 @@ class RegoStep:
         configured: Mapping[str, RuleSettings] | None = None,
     ) -> None:
         """Append the findings of the Rego policies on `resources` to `report`."""
-        self.start(resources, skip).finish(report, configured)
+        self.start(resources, skip, configured).finish(report)
 
 
 @dataclass
 class RegoRun:
     step: RegoStep
     judged: list[Resource]
-    pending: Pending | None  # conftest under way
+    configured: Mapping[str, RuleSettings] | None = None  # the pack's Rego rule settings
+    pending: Pending | None = None  # conftest under way
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)
 
-    def finish(self, report: Report, configured: Mapping[str, RuleSettings] | None = None) -> None:
-        """File the findings into `report`; `configured`: the pack's Rego rule settings."""
-        step = self.step
+    def file_hits(self, hits: Sequence[Hit]) -> None:
+        """Turn `hits` into findings and input errors. conftest's driver thread calls it
+        as each run answers, so line lookups overlap the built-in rules' work (the line
+        caches of a Document tolerate two threads: both would store the same line)."""
+        # An evaluation that failed on one object is an input error for that object, as
+        # for a built-in rule that raises; the other objects' findings still count.
+        self.errors += [failure(self.judged[h.index], h) for h in hits if h.kind == ERROR]
+        passed = [h for h in hits if h.kind != ERROR]
+        self.findings += findings_of(self.judged, passed, self.configured)
+
+    def finish(self, report: Report) -> None:
+        """File the findings into `report`."""
+        step, configured = self.step, self.configured
         if step.mode == "off" or step.policies is None:
             return
         if self.pending is not None:
-            hits = self.pending.hits()
+            self.pending.hits()  # waits for the driver thread, which filed them
         else:
             documents = [r.data for r in self.judged]
-            hits = _embedded_hits(step.policies, documents, step.timeout, parallel=True)
-        # An evaluation that failed on one object is an input error for that object, as
-        # for a built-in rule that raises; the other objects' findings still count.
-        report.errors += [failure(self.judged[h.index], h) for h in hits if h.kind == ERROR]
-        report.add(findings_of(self.judged, [h for h in hits if h.kind != ERROR], configured))
+            self.file_hits(_embedded_hits(step.policies, documents, step.timeout, parallel=True))
+        report.errors += self.errors
+        report.add(self.findings)
         from .catalogue import rego_rules
 
         for rule in rego_rules(step.policies):  # for reports that describe rules (SARIF)

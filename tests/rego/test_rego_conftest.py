@@ -243,9 +243,15 @@ def test_large_inputs_are_split_over_two_processes_with_the_same_findings(
 def test_conftest_runs_with_a_lazier_go_collector_unless_the_user_chose_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from autobot_guard.rego.conftest import GOGC, _environment
+    from autobot_guard.rego.conftest import GO_ENVIRONMENT, _environment
 
     monkeypatch.delenv("GOGC", raising=False)
-    assert _environment()["GOGC"] == GOGC and _environment()["NO_COLOR"] == "1"
-    monkeypatch.setenv("GOGC", "50")
-    assert _environment()["GOGC"] == "50"
+    monkeypatch.delenv("GOMEMLIMIT", raising=False)
+    assert _environment()["GOGC"] == "off" and _environment()["GOMEMLIMIT"] == "192MiB"
+    assert _environment()["NO_COLOR"] == "1"
+    for chosen in ("GOGC", "GOMEMLIMIT"):  # either one: the user tunes Go, not us
+        monkeypatch.setenv(chosen, "50")
+        environment = _environment()
+        assert environment[chosen] == "50"
+        assert all(environment.get(key) != value for key, value in GO_ENVIRONMENT.items())
+        monkeypatch.delenv(chosen)
